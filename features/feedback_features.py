@@ -1,0 +1,71 @@
+"""Per-series feedback aggregates known at the forecast origin: volume, mean rating, share of ratings <= 2.
+
+Leakage rule: the value for period `ds` summarises feedback of the `window_days` days ending
+`horizon` periods before the end of `ds`, so every value needed up to `origin + horizon` is known
+at the origin. A test proves that changing feedback after the origin changes none of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["FEEDBACK_COLUMNS", "feedback_features"]
+
+FEEDBACK_COLUMNS = ["fb_volume", "fb_mean_rating", "fb_negative_share", "fb_segment_volume"]
+_PERIOD_DAYS = {"D": 1, "W": 7}
+
+
+def _rolling_daily(frame: pd.DataFrame, keys: list[str], start: pd.Timestamp, end: pd.Timestamp,
+                   window_days: int) -> pd.DataFrame:
+    """Rolling sums over `window_days` of volume, rating sum, rated count and negative count per key and day."""
+    frame = frame.assign(
+        day=frame["created_at"].dt.normalize(),
+        n=1.0,
+        rating_sum=frame["rating"].fillna(0).astype(float),
+        rated=frame["rating"].notna().astype(float),
+        negative=(frame["rating"] <= 2).fillna(False).astype(float),
+    )
+    daily = frame.groupby([*keys, "day"])[["n", "rating_sum", "rated", "negative"]].sum()
+    days = pd.date_range(start, end, freq="D")
+    out = []
+    for key, part in daily.groupby(level=list(range(len(keys)))):
+        part = part.droplevel(list(range(len(keys)))).reindex(days, fill_value=0.0)
+        rolled = part.rolling(window_days, min_periods=1).sum()
+        rolled[keys] = list(key) if isinstance(key, tuple) else [key]
+        out.append(rolled.rename_axis("day").reset_index())
+    if not out:
+        return pd.DataFrame(columns=[*keys, "day", "n", "rating_sum", "rated", "negative"])
+    return pd.concat(out, ignore_index=True)
+
+
+def feedback_features(
+    series: pd.DataFrame, feedback: pd.DataFrame, horizon: int, freq: str = "D", window_days: int = 28
+) -> pd.DataFrame:
+    """`unique_id, ds` and FEEDBACK_COLUMNS for every row of `series` (zeros/NaN where no feedback)."""
+    period = _PERIOD_DAYS[freq]
+    base = series[["unique_id", "ds", "service", "segment"]].copy()
+    # The last day whose feedback the value for `ds` may use.
+    base["day"] = base["ds"] + pd.Timedelta(days=period - 1) - pd.Timedelta(days=horizon * period)
+    result = base[["unique_id", "ds"]].copy()
+    if feedback is None or feedback.empty:
+        result["fb_volume"] = 0.0
+        result["fb_mean_rating"] = np.nan
+        result["fb_negative_share"] = np.nan
+        result["fb_segment_volume"] = 0.0
+        return result
+    start = min(base["day"].min(), feedback["created_at"].min()).normalize()
+    end = max(base["day"].max(), feedback["created_at"].max()).normalize()
+    fb = feedback[feedback["created_at"].dt.normalize() <= end]
+    by_service = _rolling_daily(fb.dropna(subset=["service", "segment"]), ["service", "segment"], start, end,
+                                window_days)
+    by_segment = _rolling_daily(fb.dropna(subset=["segment"]), ["segment"], start, end, window_days)
+    merged = base.merge(by_service, on=["service", "segment", "day"], how="left")
+    merged = merged.merge(by_segment[["segment", "day", "n"]].rename(columns={"n": "segment_n"}),
+                          on=["segment", "day"], how="left")
+    result["fb_volume"] = merged["n"].fillna(0.0).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result["fb_mean_rating"] = (merged["rating_sum"] / merged["rated"].replace(0, np.nan)).to_numpy()
+        result["fb_negative_share"] = (merged["negative"] / merged["rated"].replace(0, np.nan)).to_numpy()
+    result["fb_segment_volume"] = merged["segment_n"].fillna(0.0).to_numpy()
+    return result

@@ -1,0 +1,50 @@
+"""Read what the store holds into plain frames (the I/O edge of the feature side)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from features import tables
+from features.contract import SERIES_KEY
+
+__all__ = ["load_events", "load_feedback", "load_services", "load_usage"]
+
+
+def load_usage(engine: Engine) -> pd.DataFrame:
+    """Daily usage: date, service, segment, region, count (only stored days)."""
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(select(tables.usage)).mappings().all(),
+                             columns=["date", *SERIES_KEY, "count"])
+    frame["date"] = pd.to_datetime(frame["date"])
+    frame["count"] = frame["count"].astype(float)
+    return frame
+
+
+def load_feedback(engine: Engine, columns: list[str] | None = None) -> pd.DataFrame:
+    """Stored (already redacted) feedback."""
+    t = tables.feedback
+    cols = [t.c[c] for c in columns] if columns else [t]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*cols)).mappings().all()
+    frame = pd.DataFrame(rows, columns=columns or [c.name for c in t.columns])
+    if "created_at" in frame:
+        frame["created_at"] = pd.to_datetime(frame["created_at"])
+    return frame
+
+
+def load_services(engine: Engine) -> pd.DataFrame:
+    """The service catalogue."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(tables.services)).mappings().all()
+    return pd.DataFrame(rows, columns=[c.name for c in tables.services.columns])
+
+
+def load_events(engine: Engine) -> pd.DataFrame:
+    """Registered known events (past and future)."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(tables.events)).mappings().all()
+    frame = pd.DataFrame(rows, columns=[c.name for c in tables.events.columns])
+    for col in ("start", "end"):
+        frame[col] = pd.to_datetime(frame[col])
+    return frame

@@ -1,0 +1,33 @@
+"""Database engine: one per URL, schema created on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sqlalchemy import Engine, create_engine, event
+
+from features.tables import metadata
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    """An engine for `url` with the schema in place (SQLite file's folder created)."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        path = url.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    # WAL lets the API read while a training job writes.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,127 @@
+"""One demand training run: backtest, fit, log to MLflow, register, and move `champion` only on a win."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cloudpickle
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+
+from features.series import series_frame
+from training.backtest import BacktestResult, run_backtest
+from training.config import DemandConfig
+from training.demand_model import fit_forecaster, model_frame
+from training.demand_pyfunc import DemandPyfunc
+from training.registry import DEMAND_MODEL, champion_info, ensure_experiment, set_champion
+
+__all__ = ["DemandRun", "data_fingerprint", "train_demand"]
+
+log = logging.getLogger(__name__)
+Step = Callable[[str], None]
+warnings.filterwarnings("ignore", message="Found null values", module="mlforecast")
+
+
+@dataclass
+class DemandRun:
+    """What a training run produced and decided."""
+
+    run_id: str
+    version: str
+    promoted: bool
+    metrics: dict[str, float]
+    naive_metrics: dict[str, float]
+    champion_before: str | None
+    champion_wape: float | None
+    data_from: str
+    data_until: str
+    seconds: float
+
+
+def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
+    """Identifies the training data and backtest layout, so metrics are compared like with like."""
+    summary = (
+        f"{frame['unique_id'].nunique()}|{len(frame)}|{frame['y'].sum():.3f}|{frame['ds'].min()}|"
+        f"{frame['ds'].max()}|{config.freq}|{config.h}|{config.backtest_windows}"
+    )
+    return hashlib.sha256(summary.encode()).hexdigest()[:16]
+
+
+def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.DataFrame | None,
+                      config: DemandConfig, fingerprint: str, step: Step) -> tuple[str | None, float | None]:
+    """The champion's backtest WAPE on this data: its logged one if the data match, else re-backtested."""
+    champ = champion_info(client, DEMAND_MODEL)
+    if champ is None:
+        return None, None
+    run = client.get_run(champ.run_id)
+    if run.data.tags.get("data_fingerprint") == fingerprint and "wape" in run.data.metrics:
+        return champ.version, run.data.metrics["wape"]
+    step(f"re-running the champion's (v{champ.version}) backtest on the current data")
+    params = {**run.data.params, "freq": config.freq, "horizon": str(config.h),
+              "backtest_windows": str(config.backtest_windows)}
+    champ_config = DemandConfig.from_params(params)
+    return champ.version, run_backtest(model_frame(series, feedback, champ_config), champ_config).metrics["wape"]
+
+
+def train_demand(
+    usage: pd.DataFrame,
+    feedback: pd.DataFrame | None,
+    client: MlflowClient,
+    artifact_root: str,
+    config: DemandConfig | None = None,
+    step: Step = lambda _msg: None,
+) -> DemandRun:
+    """Backtest and fit on all usage, log everything, register, and decide the champion."""
+    config = config or DemandConfig()
+    started = time.perf_counter()
+    step("building features")
+    series = series_frame(usage, config.freq)
+    frame = model_frame(series, feedback, config)
+    fingerprint = data_fingerprint(frame, config)
+    step(f"backtesting on {config.backtest_windows} windows of {config.h} periods")
+    backtest: BacktestResult = run_backtest(frame, config)
+    step("fitting the final model")
+    forecaster = fit_forecaster(frame, config, backtest.calibration)
+
+    experiment_id = ensure_experiment(client, DEMAND_MODEL, artifact_root)
+    data_from, data_until = str(series["ds"].min().date()), str(series["ds"].max().date())
+    with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
+        mlflow.log_params(config.as_params())
+        mlflow.log_metrics(backtest.metrics)
+        mlflow.log_metrics({f"naive_{k}": v for k, v in backtest.naive_metrics.items()})
+        mlflow.set_tags({"data_from": data_from, "data_until": data_until, "data_fingerprint": fingerprint,
+                         "series": str(series["unique_id"].nunique()), "rows": str(len(frame))})
+        tmp_path = Path(tmp)
+        forecaster.feature_importance().to_csv(tmp_path / "feature_importance.csv", index=False)
+        backtest.cv.to_csv(tmp_path / "backtest.csv", index=False)
+        backtest.calibration.to_csv(tmp_path / "interval_calibration.csv", index=False)
+        mlflow.log_artifacts(tmp, artifact_path="reports")
+        with open(tmp_path / "forecaster.pkl", "wb") as fh:
+            cloudpickle.dump(forecaster, fh)
+        step("logging and registering the model")
+        info = mlflow.pyfunc.log_model(
+            name="model", python_model=DemandPyfunc(), artifacts={"forecaster": str(tmp_path / "forecaster.pkl")},
+            registered_model_name=DEMAND_MODEL, pip_requirements=[],
+        )
+        version = str(info.registered_model_version)
+
+        champ_version, champ_wape = _champion_wape_on(client, series, feedback, config, fingerprint, step)
+        promoted = champ_version is None or (champ_wape is not None and backtest.metrics["wape"] < champ_wape)
+        decision = "promoted" if promoted else "challenger"
+        mlflow.set_tags({"decision": decision, "champion_before": champ_version or "",
+                         "champion_wape_same_data": "" if champ_wape is None else f"{champ_wape:.6f}"})
+    client.set_model_version_tag(DEMAND_MODEL, version, "role", "challenger")
+    if promoted:
+        set_champion(client, DEMAND_MODEL, version)
+    log.info("demand run %s: version %s %s (wape %.4f vs champion %s)", run.info.run_id, version, decision,
+             backtest.metrics["wape"], champ_wape)
+    return DemandRun(run.info.run_id, version, promoted, backtest.metrics, backtest.naive_metrics, champ_version,
+                     champ_wape, data_from, data_until, time.perf_counter() - started)
