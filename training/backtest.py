@@ -48,7 +48,7 @@ def run_backtest(frame: pd.DataFrame, config: DemandConfig) -> BacktestResult:
     """
     mlf = make_mlforecast(config)
     cv = mlf.cross_validation(
-        frame, n_windows=config.backtest_windows, h=config.h, static_features=STATIC_COLUMNS, refit=True,
+        frame, n_windows=config.backtest_windows, h=config.h, static_features=STATIC_COLUMNS, refit=True, dropna=False,
     )
     cv = cv.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
     cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount()

@@ -76,5 +76,5 @@ class DemandForecaster:
 def fit_forecaster(frame: pd.DataFrame, config: DemandConfig, calibration: IntervalCalibration) -> DemandForecaster:
     """Fit on the whole model frame (history ends where the data ends)."""
     mlf = make_mlforecast(config)
-    mlf.fit(frame, static_features=STATIC_COLUMNS)
+    mlf.fit(frame, static_features=STATIC_COLUMNS, dropna=False)
     return DemandForecaster(config, mlf, calibration, frame["ds"].max())

@@ -15,6 +15,7 @@ import cloudpickle
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.models import ModelSignature, infer_signature
 
 from features.series import series_frame
 from training.backtest import BacktestResult, run_backtest
@@ -71,6 +72,15 @@ def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.D
     return champ.version, run_backtest(model_frame(series, feedback, champ_config), champ_config).metrics["wape"]
 
 
+def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:  # noqa: ANN001
+    """Input: usage rows; output: forecast rows; param `horizon` (so pyfunc callers can set it)."""
+    example = usage[usage["date"] >= usage["date"].max() - pd.Timedelta(days=400)].head(2000)
+    example = example[["date", "service", "segment", "region", "count"]].astype({"count": float})
+    output = pd.DataFrame({"service": ["s"], "segment": ["g"], "region": ["r"],
+                           "date": [pd.Timestamp("2026-01-01")], "p10": [0.0], "p50": [1.0], "p90": [2.0]})
+    return infer_signature(example, output, params={"horizon": forecaster.config.h})
+
+
 def train_demand(
     usage: pd.DataFrame,
     feedback: pd.DataFrame | None,
@@ -110,6 +120,7 @@ def train_demand(
         info = mlflow.pyfunc.log_model(
             name="model", python_model=DemandPyfunc(), artifacts={"forecaster": str(tmp_path / "forecaster.pkl")},
             registered_model_name=DEMAND_MODEL, pip_requirements=[],
+            signature=_signature(usage, forecaster),
         )
         version = str(info.registered_model_version)
 

@@ -1,0 +1,60 @@
+"""The live champion inside a serving process: loaded at start-up, swapped when the alias moves."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from mlflow import MlflowClient
+from sqlalchemy import Engine
+
+from forecast.served import ServedForecasts, load_champion_forecaster, load_served, refresh_forecasts
+from training.registry import DEMAND_MODEL, champion_info
+
+__all__ = ["LiveModels"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveModels:
+    """Holds what the API serves; `sync()` swaps it atomically, keeping the old one if loading fails."""
+
+    engine: Engine
+    client: MlflowClient
+    forecasts: ServedForecasts | None = None
+    last_error: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def ready(self) -> bool:
+        return self.forecasts is not None
+
+    def sync(self) -> bool:
+        """Load the champion if it changed; True when what is served changed."""
+        with self._lock:
+            try:
+                info = champion_info(self.client, DEMAND_MODEL)
+                if info is None or (self.forecasts is not None and self.forecasts.version == info.version):
+                    return False
+                # Loading the model proves the version is servable before anything is swapped.
+                if load_champion_forecaster(self.client) is None:
+                    return False
+                served = load_served(self.engine, info.version) or refresh_forecasts(self.engine, self.client)
+                self.forecasts = served
+                self.last_error = None
+                log.info("serving %s version %s", DEMAND_MODEL, info.version)
+                return True
+            except Exception as exc:  # a broken new champion must not take the service down
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.error("could not load the champion; keeping the previous one: %s", self.last_error)
+                return False
+
+    def reload_served(self) -> None:
+        """Re-read the served forecasts of the live version (after a refresh)."""
+        with self._lock:
+            if self.forecasts is not None:
+                fresh = load_served(self.engine, self.forecasts.version)
+                if fresh is not None:
+                    self.forecasts = fresh

@@ -1,0 +1,120 @@
+"""Served demand forecasts: computed with the champion at training or refresh time, queried from memory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from sqlalchemy import Engine, delete, select
+
+from features import tables
+from features.history import load_feedback, load_usage
+from features.series import series_frame, split_series_id
+from training.demand_model import DemandForecaster
+from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
+
+__all__ = ["ServedForecasts", "load_champion_forecaster", "load_served", "refresh_forecasts"]
+
+log = logging.getLogger(__name__)
+_META_KEY = "forecast_meta"
+
+
+@dataclass
+class ServedForecasts:
+    """One model version's forecasts and the facts a caller needs to judge them."""
+
+    meta: dict
+    table: pd.DataFrame  # service, segment, region, date, p10, p50, p90
+
+    @property
+    def version(self) -> str:
+        return str(self.meta["model"]["version"])
+
+    def query(self, service: str | None = None, segment: str | None = None, region: str | None = None,
+              horizon: int | None = None) -> pd.DataFrame:
+        """Rows of the bottom-level series matching the filters, first `horizon` periods of each."""
+        table = self.table
+        for col, value in (("service", service), ("segment", segment), ("region", region)):
+            if value is not None:
+                table = table[table[col] == value]
+        if horizon is not None:
+            first = self.table["date"].min()
+            step = pd.Timedelta(days=7 if self.meta.get("freq") == "W" else 1)
+            table = table[table["date"] < first + step * horizon]
+        return table
+
+
+def load_champion_forecaster(client: MlflowClient) -> tuple[ModelVersionInfo, DemandForecaster] | None:
+    """The champion's version and fitted forecaster, loaded through MLflow's pyfunc flavour."""
+    info = champion_info(client, DEMAND_MODEL)
+    if info is None:
+        return None
+    model = mlflow.pyfunc.load_model(f"models:/{DEMAND_MODEL}/{info.version}")
+    return info, model.unwrap_python_model().forecaster
+
+
+def refresh_forecasts(engine: Engine, client: MlflowClient) -> ServedForecasts:
+    """Recompute every series' forecast from the latest data with the champion (no retraining) and store it."""
+    loaded = load_champion_forecaster(client)
+    if loaded is None:
+        raise LookupError("no champion model yet: run `needcast train` first")
+    info, forecaster = loaded
+    usage = load_usage(engine)
+    feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
+    series = series_frame(usage, forecaster.config.freq)
+    pred = forecaster.predict(series, feedback if forecaster.config.use_feedback else None)
+    table = pd.concat([split_series_id(pred["unique_id"]), pred[["ds", "p10", "p50", "p90"]]], axis=1)
+    table = table.rename(columns={"ds": "date"})
+    run = client.get_run(info.run_id)
+    meta = {
+        "model": {
+            "name": DEMAND_MODEL,
+            "version": info.version,
+            "trained_at": datetime.fromtimestamp(info.created_ms / 1000, UTC).isoformat(timespec="seconds"),
+        },
+        "freq": forecaster.config.freq,
+        "horizon": forecaster.config.h,
+        "data_until": str(usage["date"].max().date()),
+        "refreshed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "backtest": {k: v for k, v in run.data.metrics.items()},
+    }
+    _store(engine, info.version, table, meta)
+    log.info("served forecasts refreshed: version %s, %d rows", info.version, len(table))
+    return ServedForecasts(meta, table)
+
+
+def _store(engine: Engine, version: str, table: pd.DataFrame, meta: dict) -> None:
+    f = tables.served_forecasts
+    rows = [
+        {"model_version": version, "service": s, "segment": g, "region": r, "date": d.date(),
+         "p10": float(p10), "p50": float(p50), "p90": float(p90)}
+        for s, g, r, d, p10, p50, p90 in table[["service", "segment", "region", "date", "p10", "p50", "p90"]]
+        .itertuples(index=False)
+    ]
+    m = tables.served_meta
+    with engine.begin() as conn:
+        conn.execute(delete(f).where(f.c.model_version == version))
+        for start in range(0, len(rows), 20_000):
+            conn.execute(f.insert(), rows[start : start + 20_000])
+        conn.execute(delete(m).where(m.c.key == f"{_META_KEY}:{version}"))
+        conn.execute(m.insert().values(key=f"{_META_KEY}:{version}", value=meta))
+
+
+def load_served(engine: Engine, version: str) -> ServedForecasts | None:
+    """The stored forecasts of one model version, or None if it has none yet."""
+    m, f = tables.served_meta, tables.served_forecasts
+    with engine.connect() as conn:
+        meta = conn.execute(select(m.c.value).where(m.c.key == f"{_META_KEY}:{version}")).scalar()
+        if meta is None:
+            return None
+        rows = conn.execute(
+            select(f.c.service, f.c.segment, f.c.region, f.c.date, f.c.p10, f.c.p50, f.c.p90)
+            .where(f.c.model_version == version)
+        ).all()
+    table = pd.DataFrame(rows, columns=["service", "segment", "region", "date", "p10", "p50", "p90"])
+    table["date"] = pd.to_datetime(table["date"])
+    return ServedForecasts(meta, table.sort_values(["service", "segment", "region", "date"], ignore_index=True))

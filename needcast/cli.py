@@ -1,0 +1,266 @@
+"""The `needcast` command line (CONTRACT §2): thin edges over features, training and forecast."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from features.contract import Kind
+from features.errors import NeedcastInputError
+from needcast.settings import Settings, get_settings
+
+app = typer.Typer(help="needcast: forecast demand for public services and emerging needs of citizens.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"error: {message}", highlight=False, markup=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=os.environ.get("NEEDCAST_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _engine(settings: Settings):  # noqa: ANN202
+    from features.store import get_engine
+
+    return get_engine(settings.db_url)
+
+
+def _client(settings: Settings):  # noqa: ANN202
+    from training.registry import configure
+
+    return configure(settings.mlflow_tracking_uri)
+
+
+@app.callback()
+def _main() -> None:
+    _setup_logging()
+
+
+@app.command()
+def ingest(
+    kind: Annotated[Kind, typer.Argument(help="usage, feedback or services")],
+    file: Annotated[Path, typer.Argument(help="CSV, CSV.gz, Parquet or JSON Lines")],
+) -> None:
+    """Validate a file and store its good rows; bad rows are reported and quarantined."""
+    from features.ingest import ingest_frame
+    from features.readers import read_table
+
+    settings = get_settings()
+    try:
+        frame = read_table(file)
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+                      transient=True, disable=len(frame) < 50_000) as progress:
+            task = progress.add_task(f"ingesting {file.name}", total=len(frame))
+            report = ingest_frame(_engine(settings), frame, kind, source=str(file),
+                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
+    except NeedcastInputError as exc:
+        _fail(str(exc))
+        return
+    is_csv = file.name.lower().endswith((".csv", ".csv.gz"))
+    for rejected in report.rejected[:20]:
+        line = f" (line {rejected.index + 2})" if is_csv else ""
+        for e in rejected.errors:
+            err.print(f"{file}: row {rejected.index + 1}{line}, column {e.field}: {e.message}", markup=False,
+                      highlight=False, soft_wrap=True)
+    if len(report.rejected) > 20:
+        err.print(f"... and {len(report.rejected) - 20} more rejected rows: see `needcast quarantine`")
+    out.print(f"{kind.value}: {report.received} rows read, {report.accepted} accepted, "
+              f"{report.duplicates} duplicates, {len(report.rejected)} rejected (quarantined)")
+
+
+@app.command()
+def quarantine(
+    kind: Annotated[Kind | None, typer.Option(help="only this kind")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 100,
+) -> None:
+    """List rejected rows with their reasons."""
+    from sqlalchemy import select
+
+    from features import tables
+
+    q = tables.quarantine
+    stmt = select(q).order_by(q.c.id.desc()).limit(limit)
+    if kind is not None:
+        stmt = stmt.where(q.c.kind == kind.value)
+    with _engine(get_settings()).connect() as conn:
+        rows = conn.execute(stmt).mappings().all()
+    table = Table("kind", "source", "row", "column", "reason", title=f"{len(rows)} quarantined rows")
+    for r in rows:
+        for e in r["errors"]:
+            table.add_row(r["kind"], r["source"], str(r["row_number"]), e["field"], e["message"])
+    out.print(table)
+
+
+@app.command()
+def sample(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the CSV files to")] = Path("sample"),
+    world: Annotated[str, typer.Option(help="which generated world")] = "sample",
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Write a generated region's usage, feedback and service catalogue as CSV files."""
+    from needcast.sample_data import WORLDS, generate_world
+
+    if world not in WORLDS:
+        _fail(f"--world must be one of {', '.join(WORLDS)}")
+    files = generate_world(out_dir, world=world, seed=seed)
+    out.print(f"wrote {files.usage}, {files.feedback}, {files.services}")
+
+
+@app.command()
+def train(
+    horizon: Annotated[int | None, typer.Option(min=1, max=366, help="periods ahead (default 28 days / 8 weeks)")]
+    = None,
+    freq: Annotated[str, typer.Option(help="D (daily) or W (weekly)")] = "D",
+) -> None:
+    """Build features, backtest, train and register models; move `champion` only when the new one wins."""
+    from needcast.jobs import run_training
+
+    if freq not in ("D", "W"):
+        _fail("--freq must be D or W")
+    try:
+        with err.status("training") as status:
+            result = run_training(get_settings(), horizon=horizon, freq=freq,
+                                  step=lambda msg: status.update(f"training: {msg}"))
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    run = result.demand
+    table = Table("metric", "model", "seasonal naive", title=f"backtest of {run.data_from} .. {run.data_until}")
+    for metric in ("wape", "mase", "coverage", "scaled_quantile_loss"):
+        naive = run.naive_metrics.get(metric)
+        table.add_row(metric, f"{run.metrics.get(metric, float('nan')):.4f}",
+                      "" if naive is None else f"{naive:.4f}")
+    out.print(table)
+    verdict = "champion" if run.promoted else f"challenger (champion stays v{run.champion_before})"
+    out.print(f"needcast-demand v{run.version}: {verdict}; WAPE vs seasonal naive "
+              f"{run.metrics['wape_vs_naive']:.3f}; {run.seconds:.0f}s")
+
+
+@app.command()
+def refresh() -> None:
+    """Recompute the served forecasts from the latest data with the champion (no retraining)."""
+    from forecast.served import refresh_forecasts
+
+    settings = get_settings()
+    try:
+        served = refresh_forecasts(_engine(settings), _client(settings))
+    except LookupError as exc:
+        _fail(str(exc))
+        return
+    out.print(f"forecasts of v{served.version} refreshed: {len(served.table)} rows, data until "
+              f"{served.meta['data_until']}")
+
+
+@app.command()
+def forecast(
+    service: Annotated[str, typer.Option(help="service id")],
+    segment: Annotated[str, typer.Option(help="segment id")],
+    region: Annotated[str | None, typer.Option(help="region (default: every region)")] = None,
+    horizon: Annotated[int | None, typer.Option(min=1, max=366)] = None,
+) -> None:
+    """Print the served forecast of one service and segment."""
+    from forecast.served import load_served
+    from training.registry import champion_info
+
+    settings = get_settings()
+    info = champion_info(_client(settings))
+    served = load_served(_engine(settings), info.version) if info else None
+    if served is None:
+        _fail("no served forecasts yet: run `needcast train` first")
+        return
+    rows = served.query(service, segment, region, horizon)
+    if rows.empty:
+        _fail(f"no series for service={service!r} segment={segment!r}" + (f" region={region!r}" if region else ""))
+    table = Table("date", "region", "p10", "p50", "p90",
+                  title=f"{service} · {segment} — model v{served.version}, data until {served.meta['data_until']}")
+    for r in rows.itertuples(index=False):
+        table.add_row(r.date.strftime("%Y-%m-%d"), r.region, f"{r.p10:.1f}", f"{r.p50:.1f}", f"{r.p90:.1f}")
+    out.print(table)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+) -> None:
+    """Serve the HTTP API and dashboard with uvicorn."""
+    import uvicorn
+
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level="info", access_log=False)
+
+
+@keys_app.command("create")
+def keys_create(role: Annotated[str, typer.Option(help="planner, portal, ingest or admin")]) -> None:
+    """Print a new API key (shown once; stored hashed)."""
+    from api.keys import Role, create_key
+
+    if role not in Role.__members__:
+        _fail(f"--role must be one of {', '.join(Role)}")
+    out.print(create_key(_engine(get_settings()), Role(role)), markup=False, highlight=False)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    serve_api: Annotated[bool, typer.Option("--serve/--no-serve", help="start the server at the end")] = True,
+) -> None:
+    """On an empty folder: generate sample data, ingest, train, and serve the API and dashboard."""
+    from api.keys import Role, create_key
+    from needcast.jobs import ingest_files
+    from needcast.sample_data import generate_world
+
+    settings = get_settings()
+    sample_dir = settings.home / "sample"
+    files = generate_world(sample_dir, world="sample")
+    out.print(f"sample data written to {sample_dir}")
+    for kind, report in ingest_files(settings, {Kind.services: files.services, Kind.usage: files.usage,
+                                                Kind.feedback: files.feedback}).items():
+        out.print(f"ingested {kind}: {report.accepted} new, {report.duplicates} duplicates, "
+                  f"{len(report.rejected)} rejected")
+    train()
+    key = create_key(_engine(settings), Role.admin)
+    out.print(f"\nneedcast is ready at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    out.print(f"admin API key: {key}", markup=False, highlight=False)
+    out.print(f"dashboard: http://{host}:{port}/#key={key}\n", markup=False, highlight=False)
+    if serve_api:
+        serve(host=host, port=port, workers=1)
+
+
+def main() -> None:
+    app()
+
+
+model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+
+
+@model_app.command("install")
+def model_install() -> None:
+    """Convert the bundled offline embedding model once (no network); a no-op when already done."""
+    from features.e5_bundle import ensure_bundled_model
+
+    settings = get_settings()
+    path = ensure_bundled_model(settings.models_dir)
+    out.print(f"embedding model ready at {path}")
