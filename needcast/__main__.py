@@ -1,0 +1,5 @@
+"""`python -m needcast` is the `needcast` command."""
+
+from needcast.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""A real uvicorn serving the app from a subprocess, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from features.contract import Kind
+from features.ingest import ingest_frame
+from features.store import get_engine
+from needcast.jobs import run_training
+from needcast.settings import Settings
+from tests.conftest import make_usage
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+def start_server(tmp: Path, env_extra: dict[str, str] | None = None, wait_ready: bool = True) -> Server:
+    port = free_port()
+    log = tmp / f"server-{port}.log"
+    env = {**os.environ, **(env_extra or {})}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "needcast", "serve", "--port", str(port)], cwd=tmp, env=env,
+        stdout=log.open("w"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    path = "/readyz" if wait_ready else "/healthz"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + path, timeout=2).status_code == 200:
+                return Server(url, process, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    process.terminate()
+    raise RuntimeError(f"server not ready in time: {log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def trained(settings: Settings) -> Settings:
+    """A store with usage of a small world and a trained champion."""
+    engine = get_engine(settings.db_url)
+    ingest_frame(engine, make_usage(days=450, regions=("center", "north")).astype({"count": str}), Kind.usage)
+    run_training(settings)
+    return settings
+
+
+@pytest.fixture
+def server(trained: Settings, tmp_path: Path) -> Iterator[Server]:
+    srv = start_server(tmp_path, {"NEEDCAST_RELOAD_INTERVAL": "1"})
+    yield srv
+    srv.process.terminate()
+    srv.process.wait(timeout=20)

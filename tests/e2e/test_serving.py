@@ -1,0 +1,76 @@
+"""End to end against a real uvicorn: forecasts with and without keys, roles, CSV, models and ingestion."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from tests.e2e.conftest import Server
+
+
+def test_probes_need_no_key(server: Server) -> None:
+    with server.client() as c:
+        assert c.get("/healthz").json() == {"status": "ok"}
+        ready = c.get("/readyz").json()
+        assert ready["status"] == "ready" and ready["model_version"] == "1"
+
+
+def test_forecasts_need_a_planner_key(server: Server) -> None:
+    with server.client() as anonymous:
+        assert anonymous.get("/v1/forecasts").status_code == 401
+    with server.client("not-a-key") as wrong:
+        response = wrong.get("/v1/forecasts")
+        assert response.status_code == 401 and "detail" in response.json()
+    with server.client("portal-key") as portal:
+        assert portal.get("/v1/forecasts").status_code == 403
+    with server.client("plan-key") as planner:
+        assert planner.get("/v1/forecasts", headers={"X-API-Key": "plan-key"}).status_code == 200
+
+
+def test_forecasts_filter_and_keep_interval_order(server: Server) -> None:
+    with server.client("plan-key") as c:
+        body = c.get("/v1/forecasts").json()
+        assert body["model"]["name"] == "needcast-demand" and body["model"]["version"] == "1"
+        assert body["freq"] == "D" and body["data_until"] == "2026-06-30"
+        items = body["items"]
+        assert len(items) == 12 * 28  # 3 services x 2 segments x 2 regions, 28 days each
+        assert all(0 <= i["p10"] <= i["p50"] <= i["p90"] for i in items)
+        assert min(i["date"] for i in items) == "2026-07-01"
+
+        one = c.get("/v1/forecasts", params={"service": "svc1", "segment": "seg0", "region": "north",
+                                             "horizon": 7}).json()["items"]
+        assert len(one) == 7 and {(i["service"], i["segment"], i["region"]) for i in one} == {
+            ("svc1", "seg0", "north")}
+
+        text = c.get("/v1/forecasts", params={"service": "svc0", "format": "csv"}).text
+        rows = list(csv.DictReader(io.StringIO(text)))
+        assert len(rows) == 4 * 28 and set(rows[0]) == {"service", "segment", "region", "date", "p10", "p50", "p90"}
+
+        missing = c.get("/v1/forecasts", params={"service": "nope"})
+        assert missing.status_code == 404 and "service" in missing.json()["detail"]
+        bad = c.get("/v1/forecasts", params={"horizon": "0"})
+        assert bad.status_code == 422 and "horizon" in str(bad.json()["detail"])
+
+
+def test_models_report_the_live_champion(server: Server) -> None:
+    with server.client("plan-key") as c:
+        body = c.get("/v1/models").json()
+        assert body["live_version"] == "1"
+        assert body["champion"]["version"] == "1" and body["champion"]["metrics"]["wape"] > 0
+
+
+def test_ingestion_route_reports_good_bad_and_duplicate_rows(server: Server) -> None:
+    rows = [
+        {"date": "2026-07-01", "service": "svc0", "segment": "seg0", "region": "center", "count": 4},
+        {"date": "2026-07-01", "service": "svc0", "segment": "seg0", "count": "many"},
+        {"date": "yesterday", "segment": "seg0"},
+    ]
+    with server.client("ingest-key") as c:
+        first = c.post("/v1/usage", json=rows).json()
+        assert first["accepted"] == 1 and first["duplicates"] == 0
+        assert [(r["index"], sorted(e["field"] for e in r["errors"])) for r in first["rejected"]] == [
+            (1, ["count"]), (2, ["date", "service"])]
+        assert c.post("/v1/usage", json=rows[:1]).json()["duplicates"] == 1
+        assert c.post("/v1/usage", json={"not": "a list"}).status_code == 422
+    with server.client("plan-key") as planner:
+        assert planner.post("/v1/usage", json=rows).status_code == 403
