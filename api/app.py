@@ -11,7 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from api.keys import parse_env_keys
-from api.routes import forecasts, health, ingest, models
+from api.observability import instrument
+from api.observability import router as metrics_router
+from api.routes import forecasts, health, ingest, models, staffing
 from features.store import get_engine
 from forecast.live import LiveModels
 from needcast.settings import Settings, get_settings
@@ -57,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error: %s", type(exc).__name__)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    for module in (health, forecasts, models, ingest):
+    instrument(app)
+    app.include_router(metrics_router)
+    for module in (health, forecasts, models, ingest, staffing):
         app.include_router(module.router)
     return app

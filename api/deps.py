@@ -50,7 +50,7 @@ def current_role(
     return role
 
 
-def require(role: Role):  # noqa: ANN201
+def require(role: Role):
     """A dependency that lets `role` and `admin` through and answers 403 to other roles."""
 
     def check(caller: Annotated[Role, Depends(current_role)]) -> Role:
@@ -67,7 +67,7 @@ IngestDep = Annotated[Role, Depends(require(Role.ingest))]
 AdminDep = Annotated[Role, Depends(require(Role.admin))]
 
 
-def served(live: LiveDep):  # noqa: ANN201
+def served(live: LiveDep):
     """The live forecasts, or 503 while no champion is loaded."""
     if live.forecasts is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no champion model loaded yet: train first")

@@ -39,7 +39,7 @@ def _sha(*parts: object) -> str:
     return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
 
 
-def _existing(conn: Connection, column, values: list[str]) -> set[str]:  # noqa: ANN001
+def _existing(conn: Connection, column, values: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(values), _CHUNK):
         chunk = values[start : start + _CHUNK]
@@ -152,10 +152,8 @@ def _store_feedback(conn: Connection, good: pd.DataFrame, progress: Progress | N
     good["text_hash"] = good["text"].map(lambda t: hashlib.sha256(t.encode()).hexdigest())
     # Without a source id, the id is the content's hash, so the same row twice is still one row.
     missing_id = good["id"].isna()
-    good.loc[missing_id, "id"] = [
-        "h-" + _sha(c, t, g, s)[:24]
-        for c, t, g, s in good.loc[missing_id, ["created_at", "text_hash", "segment", "service"]].itertuples(index=False)
-    ]
+    identity = good.loc[missing_id, ["created_at", "text_hash", "segment", "service"]]
+    good.loc[missing_id, "id"] = ["h-" + _sha(*row)[:24] for row in identity.itertuples(index=False)]
     first = ~good["id"].duplicated()
     seen = _existing(conn, tables.feedback.c.id, good.loc[first, "id"].tolist())
     fresh = first & ~good["id"].isin(seen)

@@ -25,7 +25,7 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # WAL lets the API read while a training job writes.
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -72,8 +72,8 @@ quarantine = Table(
     Column("errors", JSON, nullable=False),
     Column("row", JSON, nullable=False),
     Column("received_at", DateTime, nullable=False),
-    UniqueConstraint("kind", "source", "row_number", "row_hash"),
     Column("row_hash", String(64), nullable=False),
+    UniqueConstraint("kind", "source", "row_number", "row_hash"),
 )
 """Rejected rows with their reasons; feedback rows are stored redacted."""
 

@@ -37,13 +37,13 @@ def _setup_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _engine(settings: Settings):  # noqa: ANN202
+def _engine(settings: Settings):
     from features.store import get_engine
 
     return get_engine(settings.db_url)
 
 
-def _client(settings: Settings):  # noqa: ANN202
+def _client(settings: Settings):
     from training.registry import configure
 
     return configure(settings.mlflow_tracking_uri)

@@ -13,17 +13,25 @@ from needcast.settings import Settings, get_settings
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """Settings pointing every store (database, MLflow, artifacts) into the test's own folder."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("NEEDCAST_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlruns/mlflow.db")
-    monkeypatch.setenv("NEEDCAST_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "mlruns"))
-    monkeypatch.setenv("NEEDCAST_API_KEYS", "plan-key:planner,portal-key:portal,ingest-key:ingest,admin-key:admin")
+API_KEYS = "plan-key:planner,portal-key:portal,ingest-key:ingest,admin-key:admin"
+
+
+def isolate(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Point every store (database, MLflow, artifacts) into `folder` and return fresh settings."""
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("NEEDCAST_HOME", str(folder / "home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{folder}/mlruns/mlflow.db")
+    monkeypatch.setenv("NEEDCAST_MLFLOW_ARTIFACT_ROOT", str(folder / "mlruns"))
+    monkeypatch.setenv("NEEDCAST_API_KEYS", API_KEYS)
     monkeypatch.delenv("NEEDCAST_DATABASE_URL", raising=False)
     get_settings.cache_clear()
-    yield get_settings()
+    return get_settings()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings whose stores live in the test's own folder."""
+    yield isolate(tmp_path, monkeypatch)
     get_settings.cache_clear()
 
 

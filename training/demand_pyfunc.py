@@ -18,11 +18,11 @@ class DemandPyfunc(mlflow.pyfunc.PythonModel):
     def __init__(self) -> None:
         self.forecaster: DemandForecaster | None = None
 
-    def load_context(self, context) -> None:  # noqa: ANN001
+    def load_context(self, context) -> None:
         with open(context.artifacts["forecaster"], "rb") as fh:
             self.forecaster = cloudpickle.load(fh)
 
-    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:  # noqa: ANN001
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """`model_input`: usage rows (date, service, segment, region, count); params: optional `horizon`."""
         assert self.forecaster is not None
         series = series_frame(model_input.assign(date=pd.to_datetime(model_input["date"])),

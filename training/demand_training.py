@@ -72,7 +72,7 @@ def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.D
     return champ.version, run_backtest(model_frame(series, feedback, champ_config), champ_config).metrics["wape"]
 
 
-def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:  # noqa: ANN001
+def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:
     """Input: usage rows; output: forecast rows; param `horizon` (so pyfunc callers can set it)."""
     example = usage[usage["date"] >= usage["date"].max() - pd.Timedelta(days=400)].head(2000)
     example = example[["date", "service", "segment", "region", "count"]].astype({"count": float})

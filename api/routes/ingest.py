@@ -8,6 +8,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, HTTPException, status
 
 from api.deps import EngineDep, IngestDep
+from api.observability import INGESTED, REJECTED
 from api.schemas import IngestResponse
 from features.contract import Kind
 from features.errors import NeedcastInputError
@@ -29,7 +30,7 @@ FeedbackRows = Annotated[
 ]
 
 
-def _ingest(engine, rows: list[dict[str, Any]], kind: Kind) -> dict:  # noqa: ANN001
+def _ingest(engine, rows: list[dict[str, Any]], kind: Kind) -> dict:
     if not rows:
         return {"accepted": 0, "duplicates": 0, "rejected": []}
     frame = pd.DataFrame.from_records(rows).astype(object)
@@ -37,6 +38,8 @@ def _ingest(engine, rows: list[dict[str, Any]], kind: Kind) -> dict:  # noqa: AN
         report = ingest_frame(engine, frame, kind, source=f"api:{kind.value}")
     except NeedcastInputError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+    INGESTED.labels(kind.value).inc(report.accepted)
+    REJECTED.labels(kind.value).inc(len(report.rejected))
     return {
         "accepted": report.accepted,
         "duplicates": report.duplicates,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from api.deps import LiveDep, PlannerDep
 from api.schemas import ModelsResponse, ModelSummary
-from training.registry import CHAMPION, DEMAND_MODEL
+from training.registry import CHAMPION, DEMAND_MODEL, champion_info
 
 router = APIRouter(prefix="/v1", tags=["models"])
 
@@ -19,13 +19,15 @@ def get_models(_: PlannerDep, live: LiveDep, request: Request, limit: int = 10) 
     client = live.client
     versions = sorted(client.search_model_versions(f"name='{DEMAND_MODEL}'"),
                       key=lambda v: int(v.version), reverse=True)
+    # search results do not carry aliases: ask for the alias itself.
+    champ = champion_info(client, DEMAND_MODEL)
     champion = None
     challengers = []
     for mv in versions[: max(1, min(limit, 50))]:
         run = client.get_run(mv.run_id)
         summary = ModelSummary(
             name=DEMAND_MODEL, version=str(mv.version),
-            role=CHAMPION if CHAMPION in (mv.aliases or []) else "challenger",
+            role=CHAMPION if champ is not None and champ.version == str(mv.version) else "challenger",
             created_at=datetime.fromtimestamp(mv.creation_timestamp / 1000, UTC).isoformat(timespec="seconds"),
             run_id=mv.run_id, data_until=run.data.tags.get("data_until"), metrics=run.data.metrics,
         )

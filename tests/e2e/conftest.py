@@ -18,8 +18,8 @@ from features.contract import Kind
 from features.ingest import ingest_frame
 from features.store import get_engine
 from needcast.jobs import run_training
-from needcast.settings import Settings
-from tests.conftest import make_usage
+from needcast.settings import Settings, get_settings
+from tests.conftest import isolate, make_usage
 
 
 def free_port() -> int:
@@ -63,18 +63,21 @@ def start_server(tmp: Path, env_extra: dict[str, str] | None = None, wait_ready:
     raise RuntimeError(f"server not ready in time: {log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def trained(settings: Settings) -> Settings:
-    """A store with usage of a small world and a trained champion."""
-    engine = get_engine(settings.db_url)
-    ingest_frame(engine, make_usage(days=450, regions=("center", "north")).astype({"count": str}), Kind.usage)
-    run_training(settings)
-    return settings
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A store with usage of a small world and a trained champion, shared by a module's tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        settings = isolate(tmp_path_factory.mktemp("world"), mp)
+        engine = get_engine(settings.db_url)
+        ingest_frame(engine, make_usage(days=450, regions=("center", "north")).astype({"count": str}), Kind.usage)
+        run_training(settings)
+        yield settings
+    get_settings.cache_clear()
 
 
-@pytest.fixture
-def server(trained: Settings, tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path, {"NEEDCAST_RELOAD_INTERVAL": "1"})
+@pytest.fixture(scope="module")
+def server(trained: Settings) -> Iterator[Server]:
+    srv = start_server(trained.home.parent, {"NEEDCAST_RELOAD_INTERVAL": "1"})
     yield srv
     srv.process.terminate()
     srv.process.wait(timeout=20)

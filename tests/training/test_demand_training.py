@@ -5,6 +5,7 @@ from __future__ import annotations
 import mlflow
 import pandas as pd
 
+from features.series import series_frame
 from needcast.settings import Settings
 from tests.conftest import make_usage
 from training.backtest import run_backtest
@@ -12,7 +13,6 @@ from training.config import DemandConfig
 from training.demand_model import model_frame
 from training.demand_training import train_demand
 from training.registry import CHAMPION, DEMAND_MODEL, champion_info, configure
-from features.series import series_frame
 
 WORSE = DemandConfig(lgbm={"n_estimators": 2, "num_leaves": 2, "learning_rate": 0.01, "verbosity": -1})
 

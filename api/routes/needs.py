@@ -1,0 +1,143 @@
+"""GET /v1/needs/emerging and /v1/needs/topics: emerging needs and topic volumes from citizen feedback.
+
+Before any needs run both answer 200 with no items; a segment the served snapshot has never seen is a
+404 naming it (a typo should not look like "nothing is emerging").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from pydantic import BaseModel
+
+from api.deps import PlannerDep
+from forecast.needs import NeedsCache, ServedNeeds
+
+router = APIRouter(prefix="/v1/needs", tags=["needs"])
+
+
+class NeedsModelRef(BaseModel):
+    name: str
+    version: str
+    trained_at: str
+
+
+class FeedbackExample(BaseModel):
+    id: str
+    text: str
+    created_at: str
+
+
+class EmergingNeed(BaseModel):
+    topic_id: int
+    label: str
+    keywords: list[str]
+    segment: str
+    recent_count: int
+    baseline_count: int
+    growth: float
+    score: float
+    first_seen: dt.date
+    mean_rating: float | None = None
+    p_value: float | None = None
+    q_value: float | None = None
+    examples: list[FeedbackExample]
+
+
+class EmergingResponse(BaseModel):
+    model: NeedsModelRef | None = None
+    as_of: dt.date | None = None
+    recent_days: int | None = None
+    baseline_days: int | None = None
+    items: list[EmergingNeed]
+
+    model_config = {"protected_namespaces": (), "json_schema_extra": {"examples": [{
+        "model": {"name": "needcast-needs", "version": "4", "trained_at": "2026-11-01T10:00:00+00:00"},
+        "as_of": "2026-10-31", "recent_days": 21, "baseline_days": 84,
+        "items": [{"topic_id": 17, "label": "запись к врачу · ошибка · портал",
+                   "keywords": ["запись к врачу", "ошибка", "портал", "госуслуги"], "segment": "pensioners",
+                   "recent_count": 42, "baseline_count": 9, "growth": 14.1, "score": 41.7,
+                   "first_seen": "2026-10-12", "mean_rating": 1.8, "p_value": 1.2e-12, "q_value": 3.1e-11,
+                   "examples": [{"id": "fb-1043", "text": "Не могу записаться к врачу через портал, ошибка.",
+                                 "created_at": "2026-10-29T09:14:00"}]}],
+    }]}}
+
+
+class TopicVolume(BaseModel):
+    period: dt.date
+    count: int
+
+
+class TopicOut(BaseModel):
+    topic_id: int
+    label: str
+    keywords: list[str]
+    count: int
+    segments: dict[str, int]
+    volume: list[TopicVolume]
+
+
+class TopicsResponse(BaseModel):
+    model: NeedsModelRef | None = None
+    freq: str | None = None
+    data_until: dt.date | None = None
+    items: list[TopicOut]
+
+    model_config = {"protected_namespaces": (), "json_schema_extra": {"examples": [{
+        "model": {"name": "needcast-needs", "version": "4", "trained_at": "2026-11-01T10:00:00+00:00"},
+        "freq": "W", "data_until": "2026-10-31",
+        "items": [{"topic_id": 3, "label": "очередь в мфц · ожидание · талон",
+                   "keywords": ["очередь в мфц", "ожидание", "талон"], "count": 812,
+                   "segments": {"pensioners": 420, "families": 392},
+                   "volume": [{"period": "2026-10-19", "count": 61}, {"period": "2026-10-26", "count": 58}]}],
+    }]}}
+
+
+def served_needs(request: Request) -> ServedNeeds | None:
+    """The served needs snapshot of this process (None before the first needs run)."""
+    cache = getattr(request.app.state, "needs_cache", None)
+    if cache is None:
+        settings = getattr(request.app.state, "settings", None)
+        cache = NeedsCache(request.app.state.engine, ttl_s=getattr(settings, "reload_interval_s", 10.0))
+        request.app.state.needs_cache = cache
+    return cache.get()
+
+
+NeedsDep = Annotated[ServedNeeds | None, Depends(served_needs)]
+SegmentQuery = Annotated[str | None, Query(min_length=1, max_length=200, examples=["pensioners"])]
+
+
+def _check_segment(needs: ServedNeeds, segment: str | None) -> None:
+    if segment is not None and segment not in needs.segments:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"segment: no feedback from segment {segment!r}")
+
+
+@router.get("/emerging", response_model=EmergingResponse,
+            responses={404: {"description": "the segment has no feedback in the served snapshot"}})
+def get_emerging(
+    _: PlannerDep,
+    needs: NeedsDep,
+    segment: SegmentQuery = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="most items returned")] = 20,
+) -> dict:
+    """Topics whose share of a segment's feedback rose significantly of late, most significant first."""
+    if needs is None:
+        return {"items": []}
+    _check_segment(needs, segment)
+    snap = needs.snapshot
+    return {"model": snap.model or None, "as_of": snap.as_of, "recent_days": snap.settings.get("recent_days"),
+            "baseline_days": snap.settings.get("baseline_days"), "items": needs.emerging(segment, limit)}
+
+
+@router.get("/topics", response_model=TopicsResponse,
+            responses={404: {"description": "the segment has no feedback in the served snapshot"}})
+def get_topics(_: PlannerDep, needs: NeedsDep, segment: SegmentQuery = None) -> dict:
+    """Every topic with its feedback count per period (all segments, or one), largest first."""
+    if needs is None:
+        return {"items": []}
+    _check_segment(needs, segment)
+    snap = needs.snapshot
+    return {"model": snap.model or None, "freq": snap.freq, "data_until": snap.data_until,
+            "items": needs.topics(segment)}

@@ -1,0 +1,76 @@
+"""GET /v1/staffing: service windows needed per day to keep the expected wait under a target."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel
+
+from api.deps import EngineDep, PlannerDep, SettingsDep, served
+from features.contract import DEFAULT_HANDLE_MINUTES
+from features.history import load_services
+from forecast.served import ServedForecasts
+from forecast.staffing import staffing_table
+
+router = APIRouter(prefix="/v1", tags=["staffing"])
+
+
+class StaffingItem(BaseModel):
+    service: str
+    region: str
+    date: dt.date
+    p50: float
+    p90: float
+    handle_minutes: float
+    windows: int
+    expected_wait_minutes: float
+
+
+class StaffingResponse(BaseModel):
+    wait_minutes: float
+    working_hours: float
+    model_version: str
+    items: list[StaffingItem]
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "wait_minutes": 15, "working_hours": 8, "model_version": "3",
+        "items": [{"service": "passport_issue", "region": "center", "date": "2026-11-02", "p50": 80.0,
+                   "p90": 96.0, "handle_minutes": 10.0, "windows": 3, "expected_wait_minutes": 4.44}],
+    }]}}
+
+
+@router.get("/staffing", response_model=StaffingResponse)
+def get_staffing(
+    _: PlannerDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    forecasts: Annotated[ServedForecasts, Depends(served)],
+    service: Annotated[str | None, Query(max_length=200)] = None,
+    region: Annotated[str | None, Query(max_length=200)] = None,
+    date: Annotated[dt.date | None, Query(description="one day (default: every forecast day)")] = None,
+    wait_minutes: Annotated[float, Query(gt=0, le=480)] = 15.0,
+    handle_minutes: Annotated[float | None, Query(gt=0, le=480, description="override the catalogue")] = None,
+) -> dict:
+    """Erlang C on the p90 forecast summed over segments; handling time from the catalogue (default 15)."""
+    if forecasts.meta.get("freq") != "D":
+        raise HTTPException(status.HTTP_409_CONFLICT, "staffing needs a daily model (train with --freq D)")
+    table = forecasts.query(service=service, region=region)
+    if service is not None and table.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"service: no forecasts for service={service!r}")
+    if region is not None and table.empty:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"region: no forecasts for region={region!r}")
+    if date is not None:
+        table = table[table["date"].dt.date == date]
+        if table.empty:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"date: {date} is outside the forecast horizon")
+    catalogue = load_services(engine)
+    handle = dict(zip(catalogue["service"], catalogue["handle_minutes"], strict=True))
+    result = staffing_table(table, handle, DEFAULT_HANDLE_MINUTES, settings.working_hours_per_day, wait_minutes,
+                            handle_minutes)
+    return {
+        "wait_minutes": wait_minutes, "working_hours": settings.working_hours_per_day,
+        "model_version": forecasts.version,
+        "items": result.assign(date=result["date"].dt.date).to_dict("records"),
+    }

@@ -1,0 +1,64 @@
+"""Service windows needed per day so the expected wait stays under a target (Erlang C).
+
+No forecasting library offers this: it turns the p90 demand forecast into MFC staffing, using the
+catalogue's average handling time per service and the office's working hours.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+__all__ = ["erlang_c", "expected_wait_minutes", "staffing_table", "windows_needed"]
+
+
+def erlang_c(servers: int, load: float) -> float:
+    """Probability that a request waits, with `servers` windows and offered `load` in Erlangs."""
+    if load <= 0:
+        return 0.0
+    if servers <= load:
+        return 1.0
+    # Stable recurrence for Erlang B, then C from B.
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return servers * b / (servers - load * (1 - b))
+
+
+def expected_wait_minutes(servers: int, requests: float, handle_minutes: float, open_minutes: float) -> float:
+    """Mean wait in the queue (M/M/c) for `requests` spread over `open_minutes`."""
+    load = requests * handle_minutes / open_minutes
+    if servers <= load:
+        return math.inf
+    return erlang_c(servers, load) * handle_minutes / (servers - load)
+
+
+def windows_needed(requests: float, handle_minutes: float, working_hours: float, wait_minutes: float) -> int:
+    """The fewest windows that keep the mean wait at or under `wait_minutes` (0 when no requests)."""
+    if requests <= 0:
+        return 0
+    open_minutes = working_hours * 60.0
+    n = max(1, math.floor(requests * handle_minutes / open_minutes) + 1)
+    while expected_wait_minutes(n, requests, handle_minutes, open_minutes) > wait_minutes:
+        n += 1
+    return n
+
+
+def staffing_table(forecasts: pd.DataFrame, handle_minutes: dict[str, float], default_handle: float,
+                   working_hours: float, wait_minutes: float, override_handle: float | None = None) -> pd.DataFrame:
+    """Per service, region and date: p90 demand summed over segments and the windows it needs."""
+    daily = forecasts.groupby(["service", "region", "date"], as_index=False)[["p50", "p90"]].sum()
+    daily["handle_minutes"] = (
+        override_handle if override_handle is not None
+        else daily["service"].map(handle_minutes).fillna(default_handle)
+    )
+    daily["windows"] = [
+        windows_needed(p90, h, working_hours, wait_minutes)
+        for p90, h in zip(daily["p90"], daily["handle_minutes"], strict=True)
+    ]
+    daily["expected_wait_minutes"] = [
+        0.0 if w == 0 else round(expected_wait_minutes(w, p90, h, working_hours * 60.0), 2)
+        for w, p90, h in zip(daily["windows"], daily["p90"], daily["handle_minutes"], strict=True)
+    ]
+    return daily
