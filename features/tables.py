@@ -129,3 +129,17 @@ served_meta = Table(
     Column("value", JSON, nullable=False),
 )
 """Small documents the service serves from memory: forecast metadata, needs, suggestions."""
+
+training_jobs = Table(
+    "training_jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("state", String(20), nullable=False),  # queued, running, succeeded, failed
+    Column("progress", String(300), nullable=False),
+    Column("params", JSON, nullable=False),
+    Column("pid", Integer),
+    Column("created_at", DateTime, nullable=False),
+    Column("finished_at", DateTime),
+    Column("result", JSON),
+)
+"""Training jobs started through the API; the job runs as a `needcast train --job-id` process."""

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
-from forecast.served import ServedForecasts, load_champion_forecaster, load_served, refresh_forecasts
+from forecast.served import (
+    ServedForecasts,
+    load_champion_forecaster,
+    load_served,
+    refresh_forecasts,
+    served_refreshed_at,
+)
 from training.registry import DEMAND_MODEL, champion_info
 
 __all__ = ["LiveModels"]
@@ -36,8 +42,10 @@ class LiveModels:
         with self._lock:
             try:
                 info = champion_info(self.client, DEMAND_MODEL)
-                if info is None or (self.forecasts is not None and self.forecasts.version == info.version):
+                if info is None:
                     return False
+                if self.forecasts is not None and self.forecasts.version == info.version:
+                    return self._pick_up_refresh()
                 # Loading the model proves the version is servable before anything is swapped.
                 if load_champion_forecaster(self.client) is None:
                     return False
@@ -50,6 +58,16 @@ class LiveModels:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.error("could not load the champion; keeping the previous one: %s", self.last_error)
                 return False
+
+    def _pick_up_refresh(self) -> bool:
+        """Reload the live version's forecasts when another process refreshed them."""
+        stamp = served_refreshed_at(self.engine, self.forecasts.version)
+        if stamp is None or stamp == self.forecasts.meta.get("refreshed_at"):
+            return False
+        fresh = load_served(self.engine, self.forecasts.version)
+        if fresh is not None:
+            self.forecasts = fresh
+        return fresh is not None
 
     def reload_served(self) -> None:
         """Re-read the served forecasts of the live version (after a refresh)."""

@@ -17,7 +17,9 @@ from features.series import series_frame, split_series_id
 from training.demand_model import DemandForecaster
 from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
 
-__all__ = ["ServedForecasts", "load_champion_forecaster", "load_served", "refresh_forecasts"]
+__all__ = [
+    "ServedForecasts", "load_champion_forecaster", "load_served", "refresh_forecasts", "served_refreshed_at",
+]
 
 log = logging.getLogger(__name__)
 _META_KEY = "forecast_meta"
@@ -102,6 +104,14 @@ def _store(engine: Engine, version: str, table: pd.DataFrame, meta: dict) -> Non
             conn.execute(f.insert(), rows[start : start + 20_000])
         conn.execute(delete(m).where(m.c.key == f"{_META_KEY}:{version}"))
         conn.execute(m.insert().values(key=f"{_META_KEY}:{version}", value=meta))
+
+
+def served_refreshed_at(engine: Engine, version: str) -> str | None:
+    """When the stored forecasts of `version` were last computed (a cheap freshness check)."""
+    m = tables.served_meta
+    with engine.connect() as conn:
+        meta = conn.execute(select(m.c.value).where(m.c.key == f"{_META_KEY}:{version}")).scalar()
+    return None if meta is None else meta.get("refreshed_at")
 
 
 def load_served(engine: Engine, version: str) -> ServedForecasts | None:

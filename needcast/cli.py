@@ -130,20 +130,37 @@ def train(
     horizon: Annotated[int | None, typer.Option(min=1, max=366, help="periods ahead (default 28 days / 8 weeks)")]
     = None,
     freq: Annotated[str, typer.Option(help="D (daily) or W (weekly)")] = "D",
+    job_id: Annotated[str | None, typer.Option(hidden=True, help="report progress to this API job")] = None,
 ) -> None:
     """Build features, backtest, train and register models; move `champion` only when the new one wins."""
     from needcast.jobs import run_training
+    from needcast.training_jobs import finish_job, report_progress
 
     if freq not in ("D", "W"):
         _fail("--freq must be D or W")
+    settings = get_settings()
+    engine = _engine(settings) if job_id else None
+
+    def step(message: str) -> None:
+        status.update(f"training: {message}")
+        if job_id:
+            report_progress(engine, job_id, message)
+
     try:
         with err.status("training") as status:
-            result = run_training(get_settings(), horizon=horizon, freq=freq,
-                                  step=lambda msg: status.update(f"training: {msg}"))
-    except (LookupError, ValueError) as exc:
-        _fail(str(exc))
-        return
+            result = run_training(settings, horizon=horizon, freq=freq, step=step)
+    except Exception as exc:
+        if job_id:
+            finish_job(engine, job_id, False, None, f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, (LookupError, ValueError)):
+            _fail(str(exc))
+        raise
     run = result.demand
+    if job_id:
+        finish_job(engine, job_id, True, {
+            "model": "needcast-demand", "version": run.version, "champion_moved": run.promoted,
+            "champion_before": run.champion_before, "metrics": run.metrics, "naive_metrics": run.naive_metrics,
+        }, "done")
     table = Table("metric", "model", "seasonal naive", title=f"backtest of {run.data_from} .. {run.data_until}")
     for metric in ("wape", "mase", "coverage", "scaled_quantile_loss"):
         naive = run.naive_metrics.get(metric)
@@ -239,7 +256,7 @@ def demo(
                                                 Kind.feedback: files.feedback}).items():
         out.print(f"ingested {kind}: {report.accepted} new, {report.duplicates} duplicates, "
                   f"{len(report.rejected)} rejected")
-    train()
+    train(horizon=None, freq="D", job_id=None)
     key = create_key(_engine(settings), Role.admin)
     out.print(f"\nneedcast is ready at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     out.print(f"admin API key: {key}", markup=False, highlight=False)
