@@ -19,7 +19,9 @@ _PERIOD_DAYS = {"D": 1, "W": 7}
 def _rolling_daily(frame: pd.DataFrame, keys: list[str], start: pd.Timestamp, end: pd.Timestamp,
                    window_days: int) -> pd.DataFrame:
     """Rolling sums over `window_days` of volume, rating sum, rated count and negative count per key and day."""
+    rating = pd.to_numeric(frame["rating"], errors="coerce").astype(float)
     frame = frame.assign(
+        rating=rating,
         day=frame["created_at"].dt.normalize(),
         n=1.0,
         rating_sum=frame["rating"].fillna(0).astype(float),
@@ -29,8 +31,9 @@ def _rolling_daily(frame: pd.DataFrame, keys: list[str], start: pd.Timestamp, en
     daily = frame.groupby([*keys, "day"])[["n", "rating_sum", "rated", "negative"]].sum()
     days = pd.date_range(start, end, freq="D")
     out = []
-    for key, part in daily.groupby(level=list(range(len(keys)))):
-        part = part.droplevel(list(range(len(keys)))).reindex(days, fill_value=0.0)
+    levels = list(range(len(keys))) if len(keys) > 1 else 0
+    for key, part in daily.groupby(level=levels):
+        part = part.droplevel(levels).reindex(days, fill_value=0.0)
         rolled = part.rolling(window_days, min_periods=1).sum()
         rolled[keys] = list(key) if isinstance(key, tuple) else [key]
         out.append(rolled.rename_axis("day").reset_index())
@@ -65,7 +68,9 @@ def feedback_features(
                           on=["segment", "day"], how="left")
     result["fb_volume"] = merged["n"].fillna(0.0).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        result["fb_mean_rating"] = (merged["rating_sum"] / merged["rated"].replace(0, np.nan)).to_numpy()
-        result["fb_negative_share"] = (merged["negative"] / merged["rated"].replace(0, np.nan)).to_numpy()
-    result["fb_segment_volume"] = merged["segment_n"].fillna(0.0).to_numpy()
+        rated = merged["rated"].astype(float).replace(0, np.nan)
+        result["fb_mean_rating"] = (merged["rating_sum"].astype(float) / rated).to_numpy()
+        result["fb_negative_share"] = (merged["negative"].astype(float) / rated).to_numpy()
+    result["fb_volume"] = result["fb_volume"].astype(float)
+    result["fb_segment_volume"] = merged["segment_n"].astype(float).fillna(0.0).to_numpy()
     return result

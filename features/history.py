@@ -30,6 +30,8 @@ def load_feedback(engine: Engine, columns: list[str] | None = None) -> pd.DataFr
     frame = pd.DataFrame(rows, columns=columns or [c.name for c in t.columns])
     if "created_at" in frame:
         frame["created_at"] = pd.to_datetime(frame["created_at"])
+    if "rating" in frame:  # an all-None column comes back as object from some drivers
+        frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype(float)
     return frame
 
 
