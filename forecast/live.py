@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
+from forecast.insights import load_insights
 from forecast.served import (
     ServedForecasts,
     load_champion_forecaster,
@@ -30,6 +31,7 @@ class LiveModels:
     engine: Engine
     client: MlflowClient
     forecasts: ServedForecasts | None = None
+    insights: dict | None = None  # segments and suggestions of the live version
     last_error: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,6 +52,7 @@ class LiveModels:
                 if load_champion_forecaster(self.client) is None:
                     return False
                 served = load_served(self.engine, info.version) or refresh_forecasts(self.engine, self.client)
+                self.insights = load_insights(self.engine, info.version)
                 self.forecasts = served
                 self.last_error = None
                 log.info("serving %s version %s", DEMAND_MODEL, info.version)
@@ -66,6 +69,7 @@ class LiveModels:
             return False
         fresh = load_served(self.engine, self.forecasts.version)
         if fresh is not None:
+            self.insights = load_insights(self.engine, fresh.version)
             self.forecasts = fresh
         return fresh is not None
 
@@ -75,4 +79,5 @@ class LiveModels:
             if self.forecasts is not None:
                 fresh = load_served(self.engine, self.forecasts.version)
                 if fresh is not None:
+                    self.insights = load_insights(self.engine, fresh.version)
                     self.forecasts = fresh

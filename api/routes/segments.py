@@ -1,0 +1,79 @@
+"""Segments for planners and proactive suggestions for portals, answered from memory."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from pydantic import BaseModel
+
+from api.deps import LiveDep, PlannerDep, PortalDep
+
+router = APIRouter(prefix="/v1", tags=["segments"])
+
+
+class SegmentOut(BaseModel):
+    segment: str
+    series: int
+    services: list[str]
+    regions: list[str]
+    recent_volume: float
+    previous_volume: float
+    trend: float | None
+    mean_rating: float | None
+    recent_mean_rating: float | None
+    feedback_count: int
+
+
+class SegmentsResponse(BaseModel):
+    model_version: str
+    items: list[SegmentOut]
+
+
+class SuggestionOut(BaseModel):
+    service: str
+    name: str
+    score: float
+    reasons: list[str]
+
+
+class SuggestionsResponse(BaseModel):
+    segment: str
+    items: list[SuggestionOut]
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "segment": "pensioners",
+        "items": [{"service": "disability_rehab_means", "name": "Обеспечение техническими средствами реабилитации",
+                   "score": 0.41, "reasons": ["растёт новая потребность «электронный сертификат · тср» (рост ×6.2)"]}],
+    }]}}
+
+
+def _insights(live: LiveDep) -> dict:
+    if live.forecasts is None or live.insights is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no champion model loaded yet: train first")
+    return live.insights
+
+
+@router.get("/segments", response_model=SegmentsResponse)
+def get_segments(_: PlannerDep, live: LiveDep) -> dict:
+    """Each segment with its series, recent volume, trend (forecast vs recent) and mean satisfaction."""
+    insights = _insights(live)
+    return {"model_version": live.forecasts.version, "items": insights["segments"]}
+
+
+@router.get("/segments/{segment}/suggestions", response_model=SuggestionsResponse,
+            responses={404: {"description": "unknown segment"}})
+def get_suggestions(
+    _: PortalDep,
+    live: LiveDep,
+    segment: Annotated[str, Path(max_length=200, examples=["pensioners"])],
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+    lang: Annotated[Literal["ru", "en"], Query()] = "ru",
+) -> dict:
+    """Services to propose to a segment, best first, each with the reasons behind it (ru or en)."""
+    suggestions = _insights(live)["suggestions"]
+    if segment not in suggestions:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"segment: unknown segment {segment!r}")
+    items = [{"service": i["service"], "name": i["name"], "score": i["score"], "reasons": i["reasons"][lang]}
+             for i in suggestions[segment][:limit]]
+    return {"segment": segment, "items": items}
