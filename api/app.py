@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from api.keys import parse_env_keys
 from api.observability import instrument
 from api.observability import router as metrics_router
-from api.routes import forecasts, health, ingest, jobs, models, segments, staffing
+from api.routes import forecasts, health, ingest, jobs, models, needs, segments, staffing
 from features.store import get_engine
 from forecast.live import LiveModels
 from needcast.settings import Settings, get_settings
@@ -61,6 +61,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     instrument(app)
     app.include_router(metrics_router)
-    for module in (health, forecasts, models, ingest, staffing, jobs, segments):
+    for module in (health, forecasts, models, ingest, staffing, jobs, segments, needs):
         app.include_router(module.router)
     return app

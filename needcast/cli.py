@@ -170,21 +170,57 @@ def train(
     verdict = "champion" if run.promoted else f"challenger (champion stays v{run.champion_before})"
     out.print(f"needcast-demand v{run.version}: {verdict}; WAPE vs seasonal naive "
               f"{run.metrics['wape_vs_naive']:.3f}; {run.seconds:.0f}s")
+    if result.needs is not None:
+        nr = result.needs
+        out.print(f"needcast-needs v{nr.version}: {'champion' if nr.promoted else 'challenger'}; "
+                  f"{int(nr.metrics['topics'])} topics, {len(nr.snapshot.emerging)} emerging needs")
 
 
 @app.command()
 def refresh() -> None:
-    """Recompute the served forecasts from the latest data with the champion (no retraining)."""
-    from forecast.served import refresh_forecasts
+    """Recompute served forecasts, needs and suggestions from the latest data with the champions (no retraining)."""
+    from forecast.served import load_served
+    from needcast.jobs import refresh_served
+    from training.registry import champion_info
 
     settings = get_settings()
     try:
-        served = refresh_forecasts(_engine(settings), _client(settings))
+        with err.status("refreshing") as status:
+            refresh_served(settings, step=lambda msg: status.update(f"refreshing: {msg}"))
     except LookupError as exc:
         _fail(str(exc))
         return
+    served = load_served(_engine(settings), champion_info(_client(settings)).version)
     out.print(f"forecasts of v{served.version} refreshed: {len(served.table)} rows, data until "
               f"{served.meta['data_until']}")
+
+
+@app.command()
+def needs(
+    segment: Annotated[str | None, typer.Option(help="only this segment")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    lang: Annotated[str, typer.Option(help="ru or en (column headers)")] = "ru",
+) -> None:
+    """Print emerging needs per segment, most significant first."""
+    from forecast.needs import load_needs
+
+    served = load_needs(_engine(get_settings()))
+    if served is None:
+        _fail("no needs model yet: ingest feedback and run `needcast train`")
+        return
+    if segment is not None and segment not in served.segments:
+        _fail(f"unknown segment {segment!r}; known: {', '.join(served.segments)}")
+    items = served.emerging(segment, limit)
+    ru = lang == "ru"
+    table = Table("сегмент" if ru else "segment", "потребность" if ru else "need", "сейчас" if ru else "recent",
+                  "база" if ru else "baseline", "рост" if ru else "growth", "оценка" if ru else "score",
+                  "впервые" if ru else "first seen",
+                  title=(f"Растущие потребности на {served.snapshot.as_of}" if ru
+                         else f"Emerging needs as of {served.snapshot.as_of}"))
+    for i in items:
+        table.add_row(i["segment"], i["label"], str(i["recent_count"]), str(i["baseline_count"]),
+                      f"×{i['growth']:.1f}", f"{i['score']:.1f}", str(i.get("first_seen", "")))
+    out.print(table if items else ("Нет растущих потребностей." if ru else "No emerging needs."))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Jobs that cross the rooms: ingest files, and train then refresh what is served."""
+"""Jobs that cross the rooms: ingest files; train, then refresh what is served."""
 
 from __future__ import annotations
 
@@ -11,16 +11,22 @@ from features.history import load_feedback, load_usage
 from features.ingest import IngestReport, ingest_frame
 from features.readers import read_table
 from features.store import get_engine
+from forecast.needs import load_needs, store_needs
+from forecast.refresh import refresh_all, refresh_insights
 from forecast.served import load_served, refresh_forecasts
 from needcast.settings import Settings
 from training.config import DemandConfig
 from training.demand_training import DemandRun, train_demand
+from training.needs_training import NeedsRun, train_needs
 from training.registry import DEMAND_MODEL, champion_info, configure
+
+Step = Callable[[str], None]
 
 
 @dataclass
 class TrainingResult:
     demand: DemandRun
+    needs: NeedsRun | None
     refreshed: bool
 
 
@@ -30,21 +36,52 @@ def ingest_files(settings: Settings, files: dict[Kind, Path]) -> dict[str, Inges
             for kind, path in files.items()}
 
 
-def run_training(settings: Settings, horizon: int | None = None, freq: str = "D",
-                 step: Callable[[str], None] = lambda _m: None, config: DemandConfig | None = None) -> TrainingResult:
-    """Train the demand model; when the champion moved (or has no served forecasts), refresh them."""
+def feedback_encoder(settings: Settings):
+    """The configured sentence-transformers model behind the embedding cache, as an `encode` function."""
+    from features.embeddings import CachedEncoder, TextEncoder
+
+    encoder = TextEncoder.load(settings.embedding_model, settings.models_dir)
+    return CachedEncoder(encoder, get_engine(settings.db_url)).encode
+
+
+def run_training(settings: Settings, horizon: int | None = None, freq: str = "D", step: Step = lambda _m: None,
+                 config: DemandConfig | None = None, with_needs: bool = True) -> TrainingResult:
+    """Train the needs and demand models; refresh what is served when a champion moved."""
     engine = get_engine(settings.db_url)
     client = configure(settings.mlflow_tracking_uri)
     usage = load_usage(engine)
     if usage.empty:
         raise LookupError("no usage data: run `needcast ingest usage FILE` first")
-    feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
+    feedback = load_feedback(engine)
+    encode = None
+    needs_run = None
+    if with_needs and len(feedback) >= 2:
+        step("loading the embedding model")
+        encode = feedback_encoder(settings)
+        previous = load_needs(engine)
+        needs_run = train_needs(feedback, encode, client, settings.mlflow_artifact_root,
+                                previous.snapshot if previous else None, encoder_name=settings.embedding_model,
+                                step=step)
+        store_needs(engine, needs_run.snapshot)
     config = config or DemandConfig(freq=freq, horizon=horizon)
-    run = train_demand(usage, feedback, client, settings.mlflow_artifact_root, config, step)
+    run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,
+                       settings.mlflow_artifact_root, config, step)
     champ = champion_info(client, DEMAND_MODEL)
     refreshed = False
     if champ is not None and (run.promoted or load_served(engine, champ.version) is None):
         step("computing served forecasts with the champion")
-        refresh_forecasts(engine, client)
+        served = refresh_forecasts(engine, client)
         refreshed = True
-    return TrainingResult(run, refreshed)
+    else:
+        served = load_served(engine, champ.version) if champ else None
+    if served is not None:
+        step("computing segments and suggestions")
+        refresh_insights(engine, served, needs_run.snapshot if needs_run else None, encode)
+    return TrainingResult(run, needs_run, refreshed)
+
+
+def refresh_served(settings: Settings, step: Step = lambda _m: None) -> None:
+    """Forecasts, needs and suggestions recomputed from the latest data with the champions."""
+    engine = get_engine(settings.db_url)
+    encode = feedback_encoder(settings) if not load_feedback(engine, ["id"]).empty else None
+    refresh_all(engine, configure(settings.mlflow_tracking_uri), encode, step)

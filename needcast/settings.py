@@ -15,7 +15,8 @@ DEFAULT_EMBEDDING_MODEL = "needcast/multilingual-e5-small"
 class Settings(BaseSettings):
     """All knobs of needcast; environment variables win over `.env`."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    # No populate_by_name: field names like `home` would otherwise read unrelated variables such as HOME.
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     home: Path = Field(Path("data"), validation_alias=AliasChoices("NEEDCAST_HOME"))
     database_url: str | None = Field(None, validation_alias=AliasChoices("NEEDCAST_DATABASE_URL"))

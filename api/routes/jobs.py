@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
-from api.deps import AdminDep, EngineDep, LiveDep
-from forecast.served import refresh_forecasts
+from api.deps import AdminDep, EngineDep, LiveDep, SettingsDep
+from needcast.jobs import refresh_served
 from needcast.training_jobs import JobAlreadyRunning, get_job, start_training_job
 
 router = APIRouter(prefix="/v1", tags=["operations"])
@@ -55,11 +55,12 @@ def get_job_state(_: AdminDep, engine: EngineDep, job_id: str) -> dict:
 
 
 @router.post("/refresh", responses={409: {"description": "no champion yet"}})
-async def post_refresh(_: AdminDep, engine: EngineDep, live: LiveDep) -> dict:
-    """Recompute served forecasts from the latest data with the champion, without retraining."""
+async def post_refresh(_: AdminDep, settings: SettingsDep, live: LiveDep) -> dict:
+    """Recompute forecasts, needs and suggestions from the latest data with the champions, without retraining."""
     try:
-        served = await asyncio.to_thread(refresh_forecasts, engine, live.client)
+        await asyncio.to_thread(refresh_served, settings)
     except LookupError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     await asyncio.to_thread(live.reload_served)
+    served = live.forecasts
     return {"model_version": served.version, "data_until": served.meta["data_until"], "rows": len(served.table)}

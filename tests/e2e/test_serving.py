@@ -74,3 +74,61 @@ def test_ingestion_route_reports_good_bad_and_duplicate_rows(server: Server) -> 
         assert c.post("/v1/usage", json={"not": "a list"}).status_code == 422
     with server.client("plan-key") as planner:
         assert planner.post("/v1/usage", json=rows).status_code == 403
+
+
+ROLE_MATRIX = [
+    ("GET", "/v1/forecasts", "planner"),
+    ("GET", "/v1/needs/emerging", "planner"),
+    ("GET", "/v1/needs/topics", "planner"),
+    ("GET", "/v1/segments", "planner"),
+    ("GET", "/v1/staffing", "planner"),
+    ("GET", "/v1/models", "planner"),
+    ("GET", "/v1/segments/seg0/suggestions", "portal"),
+    ("POST", "/v1/usage", "ingest"),
+    ("POST", "/v1/feedback", "ingest"),
+    ("POST", "/v1/train", "admin"),
+    ("GET", "/v1/jobs/some-job", "admin"),
+    ("POST", "/v1/refresh", "admin"),
+]
+KEYS = {"planner": "plan-key", "portal": "portal-key", "ingest": "ingest-key", "admin": "admin-key"}
+
+
+def test_role_matrix_401_without_or_with_a_wrong_key_and_403_for_other_roles(server: Server) -> None:
+    with server.client() as c:
+        for method, path, role in ROLE_MATRIX:
+            assert c.request(method, path).status_code == 401, (method, path)
+            assert c.request(method, path, headers={"X-API-Key": "wrong"}).status_code == 401, (method, path)
+            for other, key in KEYS.items():
+                if other in (role, "admin"):
+                    continue
+                response = c.request(method, path, headers={"Authorization": f"Bearer {key}"})
+                assert response.status_code == 403, (method, path, other)
+                assert role in response.json()["detail"]
+
+
+def test_segments_suggestions_and_staffing(server: Server) -> None:
+    with server.client("plan-key") as planner, server.client("portal-key") as portal:
+        segments = planner.get("/v1/segments").json()["items"]
+        assert {s["segment"] for s in segments} == {"seg0", "seg1"}
+        assert all(s["series"] == 6 and s["recent_volume"] > 0 for s in segments)
+        for lang in ("ru", "en"):
+            body = portal.get("/v1/segments/seg0/suggestions", params={"lang": lang, "limit": 3}).json()
+            assert body["segment"] == "seg0" and len(body["items"]) <= 3
+        assert portal.get("/v1/segments/nope/suggestions").status_code == 404
+        assert portal.get("/v1/segments/seg0/suggestions", params={"lang": "de"}).status_code == 422
+        staffing = planner.get("/v1/staffing", params={"service": "svc0", "region": "north",
+                                                       "date": "2026-07-01", "wait_minutes": 15}).json()
+        [item] = staffing["items"]
+        assert item["windows"] >= 1 and item["expected_wait_minutes"] <= 15 and item["handle_minutes"] == 15
+        assert planner.get("/v1/staffing", params={"date": "2030-01-01"}).status_code == 404
+        assert planner.get("/v1/staffing", params={"wait_minutes": "-1"}).status_code == 422
+
+
+def test_metrics_are_exposed_without_a_key(server: Server) -> None:
+    with server.client("plan-key") as c:
+        c.get("/v1/forecasts", params={"horizon": 1})
+    with server.client() as anonymous:
+        text = anonymous.get("/metrics").text
+    assert 'needcast_http_requests_total{method="GET",route="/v1/forecasts",status="200"}' in text
+    assert "needcast_live_model_version 1.0" in text
+    assert "needcast_forecast_data_age_days" in text

@@ -1,0 +1,61 @@
+"""Recompute everything served from the latest data with the champions, without retraining."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from mlflow import MlflowClient
+from sqlalchemy import Engine
+
+from features.history import load_feedback, load_services, load_usage
+from forecast.insights import build_insights, store_insights, topic_service_matches
+from forecast.needs import load_needs, refresh_needs, store_needs
+from forecast.served import ServedForecasts, refresh_forecasts
+from training.needs_snapshot import NeedsSnapshot
+
+__all__ = ["RefreshResult", "refresh_all", "refresh_insights"]
+
+log = logging.getLogger(__name__)
+Encode = Callable[[list[str]], np.ndarray]
+
+
+@dataclass
+class RefreshResult:
+    forecasts: ServedForecasts
+    needs: NeedsSnapshot | None
+
+
+def refresh_insights(engine: Engine, served: ServedForecasts, needs: NeedsSnapshot | None,
+                     encode: Encode | None) -> dict:
+    """Segments and suggestions for the served version, from its forecasts and the served needs."""
+    usage = load_usage(engine)
+    feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
+    services = load_services(engine)
+    matches = None
+    emerging: list[dict] = []
+    if needs is not None:
+        emerging = needs.emerging
+        if encode is not None and len(needs.topic_set.ids):
+            matches = topic_service_matches(needs.topic_set.ids, needs.topic_set.centroids, services, encode)
+    doc = build_insights(usage, feedback, served.table, services, emerging, matches)
+    store_insights(engine, served.version, doc)
+    return doc
+
+
+def refresh_all(engine: Engine, client: MlflowClient, encode: Encode | None,
+                step: Callable[[str], None] = lambda _m: None) -> RefreshResult:
+    """Forecasts with the demand champion, needs with the served topics, then segments and suggestions."""
+    step("forecasting with the champion")
+    served = refresh_forecasts(engine, client)
+    needs = load_needs(engine)
+    snapshot = needs.snapshot if needs else None
+    if snapshot is not None and encode is not None:
+        step("updating emerging needs with the latest feedback")
+        snapshot = refresh_needs(load_feedback(engine), encode, snapshot)
+        store_needs(engine, snapshot)
+    step("computing segments and suggestions")
+    refresh_insights(engine, served, snapshot, encode)
+    return RefreshResult(served, snapshot)
