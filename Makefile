@@ -19,11 +19,12 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/needcast demo
 
 test: $(VENV)/.installed
+	.ci/system-packages
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 bench: $(VENV)/.installed
-	$(PY) -m bench
+	$(PY) -m bench forecast_peers
 
 clean:
 	rm -rf data mlruns/mlflow.db mlruns/[0-9]* mlruns/models

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.dashboard import routes as dashboard
 from api.keys import parse_env_keys
 from api.observability import instrument
 from api.observability import router as metrics_router
@@ -61,6 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     instrument(app)
     app.include_router(metrics_router)
-    for module in (health, forecasts, models, ingest, staffing, jobs, segments, needs):
+    for module in (health, forecasts, models, ingest, staffing, jobs, segments, needs, dashboard):
         app.include_router(module.router)
     return app

@@ -21,6 +21,7 @@ class ForecastItem(BaseModel):
     p10: float = Field(ge=0)
     p50: float = Field(ge=0)
     p90: float = Field(ge=0)
+    mean: float | None = Field(None, ge=0, description="expected value; sums coherently across series")
 
 
 class ForecastResponse(BaseModel):

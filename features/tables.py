@@ -119,6 +119,7 @@ served_forecasts = Table(
     Column("p10", Float, nullable=False),
     Column("p50", Float, nullable=False),
     Column("p90", Float, nullable=False),
+    Column("mean", Float, nullable=False),  # expected value: what sums across series
 )
 """Forecasts precomputed by training / refresh for the served model version."""
 

@@ -139,7 +139,7 @@ def refresh_needs(feedback: pd.DataFrame, encode: Encode, snapshot: NeedsSnapsho
     """
     config = config or NeedsConfig(emergence=EmergenceConfig(**{
         k: v for k, v in snapshot.settings.items() if k in ("recent_days", "baseline_days")}))
-    docs = prepare_feedback(feedback, pd.Timestamp(as_of) if as_of is not None else None, config.history_days)
+    docs = prepare_feedback(feedback, pd.Timestamp(as_of) if as_of is not None else None, config.days_used)
     if docs.empty:
         return snapshot
     as_of_day = pd.Timestamp(as_of if as_of is not None else docs["created_at"].max()).normalize()

@@ -15,6 +15,7 @@ from forecast.insights import build_insights, store_insights, topic_service_matc
 from forecast.needs import load_needs, refresh_needs, store_needs
 from forecast.served import ServedForecasts, refresh_forecasts
 from training.needs_snapshot import NeedsSnapshot
+from training.needs_training import NeedsConfig
 
 __all__ = ["RefreshResult", "refresh_all", "refresh_insights"]
 
@@ -46,7 +47,7 @@ def refresh_insights(engine: Engine, served: ServedForecasts, needs: NeedsSnapsh
 
 
 def refresh_all(engine: Engine, client: MlflowClient, encode: Encode | None,
-                step: Callable[[str], None] = lambda _m: None) -> RefreshResult:
+                step: Callable[[str], None] = lambda _m: None, needs_history_days: int = 120) -> RefreshResult:
     """Forecasts with the demand champion, needs with the served topics, then segments and suggestions."""
     step("forecasting with the champion")
     served = refresh_forecasts(engine, client)
@@ -54,7 +55,8 @@ def refresh_all(engine: Engine, client: MlflowClient, encode: Encode | None,
     snapshot = needs.snapshot if needs else None
     if snapshot is not None and encode is not None:
         step("updating emerging needs with the latest feedback")
-        snapshot = refresh_needs(load_feedback(engine), encode, snapshot)
+        snapshot = refresh_needs(load_feedback(engine), encode, snapshot,
+                                 config=NeedsConfig(history_days=needs_history_days))
         store_needs(engine, snapshot)
     step("computing segments and suggestions")
     refresh_insights(engine, served, snapshot, encode)

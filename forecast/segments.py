@@ -25,7 +25,7 @@ def segment_summaries(usage: pd.DataFrame, feedback: pd.DataFrame, forecasts: pd
         volume = float(recent.loc[recent["segment"] == segment, "count"].sum())
         before = float(previous.loc[previous["segment"] == segment, "count"].sum())
         fc = forecasts[forecasts["segment"] == segment]
-        ahead_per_day = float(fc.groupby("date")["p50"].sum().mean()) if not fc.empty else float("nan")
+        ahead_per_day = float(fc.groupby("date")["mean"].sum().mean()) if not fc.empty else float("nan")
         per_day = volume / recent_days
         ratings = feedback.loc[feedback["segment"] == segment, "rating"] if not feedback.empty else pd.Series([])
         recent_ratings = fb_recent.loc[fb_recent["segment"] == segment, "rating"] if not feedback.empty \

@@ -23,6 +23,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _META_KEY = "forecast_meta"
+_VALUES = ["p10", "p50", "p90", "mean"]
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ServedForecasts:
     """One model version's forecasts and the facts a caller needs to judge them."""
 
     meta: dict
-    table: pd.DataFrame  # service, segment, region, date, p10, p50, p90
+    table: pd.DataFrame  # service, segment, region, date, p10, p50, p90, mean
 
     @property
     def version(self) -> str:
@@ -69,7 +70,7 @@ def refresh_forecasts(engine: Engine, client: MlflowClient) -> ServedForecasts:
     feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
     series = series_frame(usage, forecaster.config.freq)
     pred = forecaster.predict(series, feedback if forecaster.config.use_feedback else None)
-    table = pd.concat([split_series_id(pred["unique_id"]), pred[["ds", "p10", "p50", "p90"]]], axis=1)
+    table = pd.concat([split_series_id(pred["unique_id"]), pred[["ds", "p10", "p50", "p90", "mean"]]], axis=1)
     table = table.rename(columns={"ds": "date"})
     run = client.get_run(info.run_id)
     meta = {
@@ -93,8 +94,8 @@ def _store(engine: Engine, version: str, table: pd.DataFrame, meta: dict) -> Non
     f = tables.served_forecasts
     rows = [
         {"model_version": version, "service": s, "segment": g, "region": r, "date": d.date(),
-         "p10": float(p10), "p50": float(p50), "p90": float(p90)}
-        for s, g, r, d, p10, p50, p90 in table[["service", "segment", "region", "date", "p10", "p50", "p90"]]
+         "p10": float(p10), "p50": float(p50), "p90": float(p90), "mean": float(mean)}
+        for s, g, r, d, p10, p50, p90, mean in table[["service", "segment", "region", "date", *_VALUES]]
         .itertuples(index=False)
     ]
     m = tables.served_meta
@@ -122,9 +123,9 @@ def load_served(engine: Engine, version: str) -> ServedForecasts | None:
         if meta is None:
             return None
         rows = conn.execute(
-            select(f.c.service, f.c.segment, f.c.region, f.c.date, f.c.p10, f.c.p50, f.c.p90)
+            select(f.c.service, f.c.segment, f.c.region, f.c.date, *(f.c[v] for v in _VALUES))
             .where(f.c.model_version == version)
         ).all()
-    table = pd.DataFrame(rows, columns=["service", "segment", "region", "date", "p10", "p50", "p90"])
+    table = pd.DataFrame(rows, columns=["service", "segment", "region", "date", *_VALUES])
     table["date"] = pd.to_datetime(table["date"])
     return ServedForecasts(meta, table.sort_values(["service", "segment", "region", "date"], ignore_index=True))

@@ -10,6 +10,8 @@ import math
 
 import pandas as pd
 
+from forecast.aggregate import aggregate
+
 __all__ = ["erlang_c", "expected_wait_minutes", "staffing_table", "windows_needed"]
 
 
@@ -47,8 +49,8 @@ def windows_needed(requests: float, handle_minutes: float, working_hours: float,
 
 def staffing_table(forecasts: pd.DataFrame, handle_minutes: dict[str, float], default_handle: float,
                    working_hours: float, wait_minutes: float, override_handle: float | None = None) -> pd.DataFrame:
-    """Per service, region and date: p90 demand summed over segments and the windows it needs."""
-    daily = forecasts.groupby(["service", "region", "date"], as_index=False)[["p50", "p90"]].sum()
+    """Per service, region and date: p90 of the demand summed over segments and the windows it needs."""
+    daily = aggregate(forecasts, keep=["service", "region"]).drop(columns=["segment", "p10", "mean"])
     daily["handle_minutes"] = (
         override_handle if override_handle is not None
         else daily["service"].map(handle_minutes).fillna(default_handle)

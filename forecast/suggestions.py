@@ -26,9 +26,9 @@ class SuggestionWeights:
 
 
 def _growth_by_service(segment: str, recent: pd.DataFrame, forecasts: pd.DataFrame, days: int) -> pd.DataFrame:
-    """Per service: forecast p50 over the horizon vs the same number of recent actual days (per day)."""
+    """Per service: forecast mean over the horizon vs the same number of recent actual days (per day)."""
     fc = forecasts[forecasts["segment"] == segment]
-    ahead = fc.groupby("service")["p50"].sum() / max(fc["date"].nunique(), 1)
+    ahead = fc.groupby("service")["mean"].sum() / max(fc["date"].nunique(), 1)
     past = recent[recent["segment"] == segment].groupby("service")["count"].sum() / days
     table = pd.DataFrame({"ahead": ahead, "past": past}).fillna(0.0)
     # A prior of one request a day keeps tiny services from topping the list on noise.

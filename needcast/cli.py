@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -31,9 +32,16 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _setup_logging() -> None:
+    # Library chatter (progress bars, schema hints) hides the CLI's own output; problems still surface.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"(mlflow|mlforecast|sklearn)\..*")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="Found null values")
     logging.basicConfig(level=os.environ.get("NEEDCAST_LOG_LEVEL", "WARNING"),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
-    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "sentence_transformers"):
+    for noisy in ("mlflow", "alembic", "urllib3", "httpx", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -17,7 +17,7 @@ from forecast.served import load_served, refresh_forecasts
 from needcast.settings import Settings
 from training.config import DemandConfig
 from training.demand_training import DemandRun, train_demand
-from training.needs_training import NeedsRun, train_needs
+from training.needs_training import NeedsConfig, NeedsRun, train_needs
 from training.registry import DEMAND_MODEL, champion_info, configure
 
 Step = Callable[[str], None]
@@ -61,7 +61,7 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
         previous = load_needs(engine)
         needs_run = train_needs(feedback, encode, client, settings.mlflow_artifact_root,
                                 previous.snapshot if previous else None, encoder_name=settings.embedding_model,
-                                step=step)
+                                config=NeedsConfig(history_days=settings.needs_history_days), step=step)
         store_needs(engine, needs_run.snapshot)
     config = config or DemandConfig(freq=freq, horizon=horizon)
     run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,
@@ -84,4 +84,4 @@ def refresh_served(settings: Settings, step: Step = lambda _m: None) -> None:
     """Forecasts, needs and suggestions recomputed from the latest data with the champions."""
     engine = get_engine(settings.db_url)
     encode = feedback_encoder(settings) if not load_feedback(engine, ["id"]).empty else None
-    refresh_all(engine, configure(settings.mlflow_tracking_uri), encode, step)
+    refresh_all(engine, configure(settings.mlflow_tracking_uri), encode, step, settings.needs_history_days)

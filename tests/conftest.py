@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,13 @@ import pytest
 from needcast.settings import Settings, get_settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def skip_unless_required(reason: str, allow_module_level: bool = False) -> None:
+    """Skip a test whose system package is missing, except in CI (NEEDCAST_REQUIRE_SYSTEM_TESTS=1): fail there."""
+    if os.environ.get("NEEDCAST_REQUIRE_SYSTEM_TESTS") == "1":
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=allow_module_level)
 
 
 API_KEYS = "plan-key:planner,portal-key:portal,ingest-key:ingest,admin-key:admin"

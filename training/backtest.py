@@ -9,7 +9,7 @@ import pandas as pd
 
 from features.demand_features import STATIC_COLUMNS
 from training.config import DemandConfig
-from training.demand_model import make_mlforecast
+from training.demand_model import average_models, blend_smoothing, make_mlforecast
 from training.intervals import IntervalCalibration, apply_intervals, fit_intervals
 from training.metrics import forecast_metrics
 
@@ -30,11 +30,16 @@ class BacktestResult:
         return self.metrics["wape"] / self.naive_metrics["wape"]
 
 
+def _periods_before(ds: pd.Series, n: np.ndarray, freq: str) -> pd.Series:
+    if freq == "M":
+        return (ds.dt.to_period("M") - n).dt.to_timestamp()
+    return ds - n * pd.Timedelta(days=7 if freq == "W" else 1)
+
+
 def seasonal_naive(series: pd.DataFrame, cv: pd.DataFrame, season: int, freq: str) -> np.ndarray:
     """For each backtest row, the value one season before (repeated), seen from its cutoff."""
-    period = pd.Timedelta(days=7 if freq == "W" else 1)
     back = season * ((cv["step"].to_numpy() // season) + 1)
-    source_ds = cv["ds"] - back * period
+    source_ds = _periods_before(cv["ds"], back, freq)
     lookup = series.set_index(["unique_id", "ds"])["y"]
     idx = pd.MultiIndex.from_arrays([cv["unique_id"], source_ds])
     return lookup.reindex(idx).to_numpy()
@@ -50,9 +55,13 @@ def run_backtest(frame: pd.DataFrame, config: DemandConfig) -> BacktestResult:
     cv = mlf.cross_validation(
         frame, n_windows=config.backtest_windows, h=config.h, static_features=STATIC_COLUMNS, refit=True, dropna=False,
     )
+    cv = average_models(cv, list(mlf.models))
+    if config.blend_weight > 0:
+        cv = pd.concat([blend_smoothing(part, frame[frame["ds"] <= cutoff], config, config.h)
+                        for cutoff, part in cv.groupby("cutoff")], ignore_index=True)
     cv = cv.sort_values(["unique_id", "cutoff", "ds"], ignore_index=True)
     cv["step"] = cv.groupby(["unique_id", "cutoff"]).cumcount()
-    cv["p50"] = cv["p50"].clip(lower=0.0)
+    cv["mean"] = cv["mean"].clip(lower=0.0)
     cv["naive"] = seasonal_naive(frame, cv, config.season, config.freq)
     parts = []
     for cutoff in cv["cutoff"].unique():

@@ -7,8 +7,12 @@ from typing import Any
 
 __all__ = ["DemandConfig"]
 
-_DEFAULT_HORIZON = {"D": 28, "W": 8}
-_SEASON = {"D": 7, "W": 52}
+_DEFAULT_HORIZON = {"D": 28, "W": 8, "M": 6}
+_SEASON = {"D": 7, "W": 52, "M": 12}
+_ROLLING = {"D": (7, 28), "W": (4, 13, 52), "M": (7, 28)}
+# Share of simple exponential smoothing in the mean forecast: it tracks the level of weekly and monthly
+# series better than trees do; on days it cannot see the weekday cycle (measured in docs/benchmarks.md).
+_SMOOTHING_WEIGHT = {"D": 0.0, "W": 0.3, "M": 0.3}
 
 
 @dataclass(frozen=True)
@@ -19,10 +23,13 @@ class DemandConfig:
     horizon: int | None = None
     backtest_windows: int = 4
     lags: tuple[int, ...] | None = None
-    rolling_windows: tuple[int, ...] = (7, 28)
+    rolling_windows: tuple[int, ...] | None = None  # None: the frequency's default
     use_feedback: bool = True
     feedback_window_days: int = 28
     interval: tuple[float, float] = (0.1, 0.9)
+    country: str = "RU"  # calendar of public holidays (the `holidays` package's country code)
+    smoothing_weight: float | None = None  # None: the frequency's default
+    yearly_level: bool = True  # daily: last year's 28-day level around the same date as features
     lgbm: dict[str, Any] = field(
         default_factory=lambda: {
             "objective": "tweedie",
@@ -35,18 +42,26 @@ class DemandConfig:
             "colsample_bytree": 0.8,
             "verbosity": -1,
             "random_state": 0,
+            # One thread: on a shared machine LightGBM's OpenMP threads spin and ran 10x slower with two.
+            "n_jobs": 1,
         }
     )
 
     def __post_init__(self) -> None:
         if self.freq not in _DEFAULT_HORIZON:
-            raise ValueError(f"freq must be D or W, not {self.freq!r}")
+            raise ValueError(f"freq must be D, W or M, not {self.freq!r}")
         if self.horizon is not None and not 1 <= self.horizon <= 366:
             raise ValueError("horizon must be between 1 and 366")
+        if self.smoothing_weight is not None and not 0 <= self.smoothing_weight <= 1:
+            raise ValueError("smoothing_weight must be between 0 and 1")
 
     @property
     def h(self) -> int:
         return self.horizon or _DEFAULT_HORIZON[self.freq]
+
+    @property
+    def blend_weight(self) -> float:
+        return _SMOOTHING_WEIGHT[self.freq] if self.smoothing_weight is None else self.smoothing_weight
 
     @property
     def season(self) -> int:
@@ -56,12 +71,18 @@ class DemandConfig:
     def lag_list(self) -> list[int]:
         if self.lags:
             return list(self.lags)
-        return [7, 14, 21, 28, 364] if self.freq == "D" else [1, 2, 4, 8, 52]
+        return {"D": [7, 14, 21, 28, 364], "W": [1, 2, 4, 8, 52], "M": [1, 2, 3, 6, 12]}[self.freq]
+
+    @property
+    def rolling_list(self) -> list[int]:
+        return list(self.rolling_windows or _ROLLING[self.freq])
 
     def as_params(self) -> dict[str, Any]:
         """Flat params for MLflow (and to rebuild the config of a logged run)."""
         flat = {k: v for k, v in asdict(self).items() if k != "lgbm"}
         flat["horizon"] = self.h
+        flat["smoothing_weight"] = self.blend_weight
+        flat["rolling_windows"] = self.rolling_list
         flat.update({f"lgbm.{k}": v for k, v in self.lgbm.items()})
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in flat.items()}
 

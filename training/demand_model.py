@@ -1,4 +1,9 @@
-"""The global LightGBM demand model: mlforecast for lags and recursion, calibrated intervals on top."""
+"""The global LightGBM demand model: mlforecast for lags and recursion, calibrated intervals on top.
+
+The model's mean is, for weeks and months, mixed with simple exponential smoothing (`blend_smoothing`);
+`training.intervals` turns it into p10/p50/p90. Frequencies: D, W and M (months carry no calendar features:
+features/ builds calendars for days and weeks only).
+"""
 
 from __future__ import annotations
 
@@ -9,37 +14,101 @@ import numpy as np
 import pandas as pd
 from mlforecast import MLForecast
 from mlforecast.lag_transforms import RollingMean
+from statsforecast import StatsForecast
+from statsforecast.models import SimpleExponentialSmoothingOptimized
 
+from features.calendar import CALENDAR_COLUMNS, calendar_features
 from features.demand_features import STATIC_COLUMNS, exogenous_columns, future_grid, with_exogenous
 from training.config import DemandConfig
 from training.intervals import IntervalCalibration, apply_intervals
 
-__all__ = ["DemandForecaster", "fit_forecaster", "make_mlforecast", "model_frame"]
+__all__ = [
+    "DemandForecaster", "average_models", "blend_smoothing", "fit_forecaster", "make_mlforecast", "model_frame",
+    "smoothing_forecast",
+]
+
+
+MLF_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
 
 
 def make_mlforecast(config: DemandConfig) -> MLForecast:
     """An unfitted MLForecast with the config's lags, rolling means and date features."""
     first_lag = min(config.lag_list)
-    date_features = ["dayofweek", "month", "dayofyear"] if config.freq == "D" else ["month", _week_of_year]
+    date_features = {"D": ["dayofweek", "month", "dayofyear"], "W": ["month", _week_of_year], "M": ["month"]}
+    lag_transforms = {first_lag: [RollingMean(window_size=w) for w in config.rolling_list]}
+    if config.freq == "D" and config.yearly_level:
+        # Last year's level in the 4 weeks around this date and around the recent window: yearly seasonality
+        # and growth from smoothed values, which two years of noisy single-day lag 364 cannot give.
+        lag_transforms.update({350: [RollingMean(window_size=28)], 371: [RollingMean(window_size=28)]})
     return MLForecast(
-        models={"p50": lgb.LGBMRegressor(**config.lgbm)},
-        freq="D" if config.freq == "D" else "W-MON",
+        models={"mean": lgb.LGBMRegressor(**config.lgbm)},
+        freq=MLF_FREQ[config.freq],
         lags=config.lag_list,
-        lag_transforms={first_lag: [RollingMean(window_size=w) for w in config.rolling_windows]},
-        date_features=date_features,
+        lag_transforms=lag_transforms,
+        date_features=date_features[config.freq],
         num_threads=1,
     )
+
+
+def average_models(pred: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """`pred` with the model columns `names` replaced by their average, `mean` (older models named theirs p50)."""
+    return pred.drop(columns=names).assign(mean=pred[names].mean(axis=1))
 
 
 def _week_of_year(dates: pd.DatetimeIndex) -> np.ndarray:
     return dates.isocalendar().week.to_numpy().astype(int)
 
 
+def smoothing_forecast(series: pd.DataFrame, h: int, freq: str) -> pd.DataFrame:
+    """unique_id, ds, ses: simple exponential smoothing (alpha fitted per series) for the `h` next periods."""
+    model = SimpleExponentialSmoothingOptimized(alias="ses")
+    return StatsForecast(models=[model], freq=MLF_FREQ[freq], n_jobs=1).forecast(
+        df=series[["unique_id", "ds", "y"]], h=h
+    )
+
+
+def blend_smoothing(pred: pd.DataFrame, history: pd.DataFrame, config: DemandConfig, h: int) -> pd.DataFrame:
+    """`pred` (unique_id, ds, mean) with `mean` mixed with smoothing by the config's weight."""
+    weight = config.blend_weight
+    if weight == 0:
+        return pred
+    ses = smoothing_forecast(history, h, config.freq)
+    out = pred.merge(ses, on=["unique_id", "ds"], how="left")
+    out["mean"] = (1 - weight) * out["mean"] + weight * out.pop("ses").clip(lower=0).fillna(out["mean"])
+    return out
+
+
+def _exogenous(config: DemandConfig) -> list[str]:
+    # features/ builds calendar and feedback tables for days and weeks only; a monthly model uses lags alone.
+    return [] if config.freq == "M" else exogenous_columns(config.use_feedback)
+
+
+def _calendar(ds: pd.Series, freq: str, country: str) -> pd.DataFrame:
+    """Calendar columns of each row's period in `country` (days; for weeks, as features.demand_features sums)."""
+    if freq == "D":
+        return calendar_features(ds, country)
+    days = pd.DatetimeIndex(ds.unique())
+    offsets = np.repeat(days, 7) + pd.to_timedelta(np.tile(np.arange(7), len(days)), unit="D")
+    daily = calendar_features(offsets, country).assign(week=np.repeat(days, 7))
+    weekly = daily.groupby("week").agg({"is_holiday": "sum", "is_day_off": "sum", "after_break": "max",
+                                        "before_holiday": "max", "break_length": "max"})
+    return weekly.reindex(pd.DatetimeIndex(ds)).reset_index(drop=True)
+
+
+def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig) -> pd.DataFrame:
+    """`frame` (unique_id, ds, key columns[, y]) with the config's exogenous columns, keys as categories."""
+    if config.freq == "M":
+        return frame.astype({c: "category" for c in STATIC_COLUMNS})
+    out = with_exogenous(frame, feedback, config.freq, config.h, config.use_feedback, config.feedback_window_days)
+    if config.country != "RU":
+        # features.demand_features builds Russia's calendar; until it takes a country, replace the columns here.
+        out[CALENDAR_COLUMNS] = _calendar(out["ds"], config.freq, config.country)[CALENDAR_COLUMNS].to_numpy()
+    return out
+
+
 def model_frame(series: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig) -> pd.DataFrame:
     """The training frame: series (unique_id, ds, y, keys) with the exogenous features."""
-    frame = with_exogenous(series, feedback, config.freq, config.h, config.use_feedback,
-                           config.feedback_window_days)
-    return frame[["unique_id", "ds", "y", *STATIC_COLUMNS, *exogenous_columns(config.use_feedback)]]
+    return _exogenous_frame(series, feedback, config)[["unique_id", "ds", "y", *STATIC_COLUMNS, *_exogenous(config)]]
 
 
 @dataclass
@@ -52,21 +121,26 @@ class DemandForecaster:
     trained_until: pd.Timestamp
 
     def predict(self, series: pd.DataFrame, feedback: pd.DataFrame | None, h: int | None = None) -> pd.DataFrame:
-        """unique_id, ds, step, p10, p50, p90 for the `h` periods after `series` ends (no refit)."""
+        """unique_id, ds, step, p10, p50, p90 and mean for the `h` periods after `series` ends (no refit).
+
+        p50 is the calibrated median; `mean` is the model's expected value (sum it, not p50, across series).
+        """
         h = h or self.config.h
         history = model_frame(series, feedback, self.config)
-        grid = future_grid(series, self.config.freq, h)
-        future = with_exogenous(grid, feedback, self.config.freq, self.config.h, self.config.use_feedback,
-                                self.config.feedback_window_days)
-        x_df = future[["unique_id", "ds", *exogenous_columns(self.config.use_feedback)]]
+        x_df = None
+        if _exogenous(self.config):
+            future = _exogenous_frame(future_grid(series, self.config.freq, h), feedback, self.config)
+            x_df = future[["unique_id", "ds", *_exogenous(self.config)]]
         pred = self.mlf.predict(h=h, new_df=history, X_df=x_df)
+        pred = average_models(pred, list(self.mlf.models_))
+        pred = blend_smoothing(pred, series, self.config, h)
         pred["step"] = pred.groupby("unique_id").cumcount()
         return apply_intervals(pred, self.calibration, self.config.freq)[
-            ["unique_id", "ds", "step", "p10", "p50", "p90"]
+            ["unique_id", "ds", "step", "p10", "p50", "p90", "mean"]
         ]
 
     def feature_importance(self) -> pd.DataFrame:
-        model = self.mlf.models_["p50"]
+        model = next(iter(self.mlf.models_.values()))
         return (
             pd.DataFrame({"feature": model.feature_name_, "gain": model.booster_.feature_importance("gain")})
             .sort_values("gain", ascending=False, ignore_index=True)

@@ -30,4 +30,4 @@ class DemandPyfunc(mlflow.pyfunc.PythonModel):
         h = int((params or {}).get("horizon") or self.forecaster.config.h)
         pred = self.forecaster.predict(series, None, h)
         keys = split_series_id(pred["unique_id"])
-        return pd.concat([keys, pred[["ds", "p10", "p50", "p90"]].rename(columns={"ds": "date"})], axis=1)
+        return pd.concat([keys, pred[["ds", "p10", "p50", "p90", "mean"]].rename(columns={"ds": "date"})], axis=1)

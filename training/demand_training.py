@@ -75,9 +75,10 @@ def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.D
 def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:
     """Input: usage rows; output: forecast rows; param `horizon` (so pyfunc callers can set it)."""
     example = usage[usage["date"] >= usage["date"].max() - pd.Timedelta(days=400)].head(2000)
-    example = example[["date", "service", "segment", "region", "count"]].astype({"count": float})
+    example = example[["date", "service", "segment", "region", "count"]].astype({"count": "int64"})
     output = pd.DataFrame({"service": ["s"], "segment": ["g"], "region": ["r"],
-                           "date": [pd.Timestamp("2026-01-01")], "p10": [0.0], "p50": [1.0], "p90": [2.0]})
+                           "date": [pd.Timestamp("2026-01-01")], "p10": [0.0], "p50": [1.0], "p90": [2.0],
+                           "mean": [1.0]})
     return infer_signature(example, output, params={"horizon": forecaster.config.h})
 
 

@@ -55,6 +55,11 @@ class NeedsConfig:
     champion_tolerance: float = 0.1
     freq: str = "W"
 
+    @property
+    def days_used(self) -> int:
+        """Days of feedback read: the history, and never less than the two test windows."""
+        return max(self.history_days, self.emergence.recent_days + self.emergence.baseline_days)
+
     def as_params(self) -> dict[str, str]:
         t, e = self.topics, self.emergence
         params = {"method": t.method, "k_candidates": ",".join(map(str, t.k_candidates)),
@@ -187,7 +192,7 @@ def train_needs(
     texts itself (`features.embeddings.TextEncoder.load`).
     """
     config = config or NeedsConfig()
-    docs = prepare_feedback(feedback, pd.Timestamp(as_of) if as_of is not None else None, config.history_days)
+    docs = prepare_feedback(feedback, pd.Timestamp(as_of) if as_of is not None else None, config.days_used)
     if len(docs) < 2:
         raise ValueError("needs training needs at least two feedback texts")
     as_of_day = pd.Timestamp(as_of if as_of is not None else docs["created_at"].max()).normalize()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from tests.e2e.conftest import Server
 
 
@@ -44,7 +46,17 @@ def test_forecasts_filter_and_keep_interval_order(server: Server) -> None:
 
         text = c.get("/v1/forecasts", params={"service": "svc0", "format": "csv"}).text
         rows = list(csv.DictReader(io.StringIO(text)))
-        assert len(rows) == 4 * 28 and set(rows[0]) == {"service", "segment", "region", "date", "p10", "p50", "p90"}
+        assert len(rows) == 4 * 28 and set(rows[0]) == {"service", "segment", "region", "date", "p10", "p50", "p90",
+                                                         "mean"}
+
+        # A missing filter aggregates on request, coherently with the bottom level.
+        total = c.get("/v1/forecasts", params={"segment": "seg0", "service": "svc1", "aggregate": "true"}).json()
+        assert len(total["items"]) == 28 and {i["region"] for i in total["items"]} == {"*"}
+        parts = c.get("/v1/forecasts", params={"segment": "seg0", "service": "svc1"}).json()["items"]
+        first = total["items"][0]
+        bottom = [i for i in parts if i["date"] == first["date"]]
+        assert len(bottom) == 2 and first["mean"] == pytest.approx(sum(i["mean"] for i in bottom))
+        assert first["p90"] < sum(i["p90"] for i in bottom) and first["p10"] <= first["p50"] <= first["p90"]
 
         missing = c.get("/v1/forecasts", params={"service": "nope"})
         assert missing.status_code == 404 and "service" in missing.json()["detail"]

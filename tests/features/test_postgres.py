@@ -16,7 +16,7 @@ from features.history import load_feedback, load_usage
 from features.ingest import ingest_frame
 from features.store import get_engine
 from needcast.jobs import run_training
-from tests.conftest import make_usage
+from tests.conftest import make_usage, skip_unless_required
 from tests.postgres import postgres_server
 
 
@@ -24,7 +24,7 @@ from tests.postgres import postgres_server
 def pg_url() -> Iterator[str]:
     with postgres_server() as url:
         if url is None:
-            pytest.skip("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
+            skip_unless_required("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
         yield url
 
 

@@ -54,11 +54,11 @@ def encode() -> Encode:
 
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """The last 9 weeks of the sample world, a quarter of its texts (shares kept, volume cut)."""
+    """The last 9 weeks of the sample world, a sixth of its texts (shares kept, volume cut)."""
     files = generate_world(tmp_path_factory.mktemp("world"), world="sample", seed=7)
     frame = pd.read_csv(files.feedback, parse_dates=["created_at"])
     frame = frame[frame["created_at"] >= frame["created_at"].max() - pd.Timedelta(days=63)]
-    return frame.sample(frac=0.25, random_state=1).sort_values("created_at", ignore_index=True)
+    return frame.sample(frac=0.16, random_state=1).sort_values("created_at", ignore_index=True)
 
 
 @pytest.fixture(scope="module")

@@ -31,10 +31,15 @@ def test_hand_computed_staffing_case() -> None:
 
 def test_staffing_table_sums_segments_and_uses_handling_times() -> None:
     forecasts = pd.DataFrame({
-        "service": ["a", "a", "b"], "segment": ["x", "y", "x"], "region": ["r", "r", "r"],
-        "date": pd.to_datetime(["2026-01-12"] * 3), "p50": [40.0, 40.0, 10.0], "p90": [48.0, 48.0, 12.0],
+        "service": ["a", "b", "b"], "segment": ["x", "x", "y"], "region": ["r", "r", "r"],
+        "date": pd.to_datetime(["2026-01-12"] * 3), "p10": [70.0, 7.0, 7.0], "p50": [80.0, 10.0, 10.0],
+        "p90": [96.0, 13.0, 13.0], "mean": [82.0, 10.0, 10.0],
     })
     table = staffing_table(forecasts, {"a": 10.0}, default_handle=15.0, working_hours=8, wait_minutes=15)
     row_a = table[table["service"] == "a"].iloc[0]
+    # One segment: its own p90, and the hand-computed Erlang C case above.
     assert row_a["p90"] == 96 and row_a["windows"] == 3 and row_a["expected_wait_minutes"] == pytest.approx(4.44)
-    assert table.loc[table["service"] == "b", "handle_minutes"].item() == 15.0
+    row_b = table[table["service"] == "b"].iloc[0]
+    assert row_b["handle_minutes"] == 15.0
+    # Two segments: means add up, the upper half-widths (3 and 3) combine as independent errors.
+    assert row_b["p90"] == pytest.approx(20 + (3**2 + 3**2) ** 0.5)

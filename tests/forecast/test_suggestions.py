@@ -32,7 +32,8 @@ def _forecasts(passport_level: float) -> pd.DataFrame:
     rows = [(s, "families", "all", d, 0.0, level, level * 1.2)
             for d in ahead for s, level in (("birth", 10.0), ("benefit", 1.0), ("passport", passport_level))]
     rows += [("rehab", "pensioners", "all", d, 0.0, 2.0, 3.0) for d in ahead]
-    return pd.DataFrame(rows, columns=["service", "segment", "region", "date", "p10", "p50", "p90"])
+    table = pd.DataFrame(rows, columns=["service", "segment", "region", "date", "p10", "p50", "p90"])
+    return table.assign(mean=table["p50"])
 
 
 def test_growth_and_life_event_signals_with_reasons_in_both_languages() -> None:

@@ -1,0 +1,160 @@
+"""The benchmark cases of `bench.forecast_peers`: real and generated demand, split at a forecast origin.
+
+Each case holds the usage rows up to the origin (what needcast's own path reads), the same history as a
+series frame (what the peers read) and the held-out actuals. Files come from `../shared/data/`; a case
+whose file is absent raises `CaseUnavailable` with a message saying which file is missing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.contract import DEFAULT_REGION, SERIES_KEY
+from features.series import series_frame, series_id
+
+__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "load_case"]
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
+FMS_FILE = "fixmystreet_uk_lad_month_category_2007_2020.csv.gz"
+NYC_MIN_CASES = 3000
+NYC_CUTOFF, NYC_END = pd.Timestamp("2023-10-08"), pd.Timestamp("2023-11-05")  # both Sundays
+FMS_MIN_NONZERO_MONTHS = 120
+
+
+class CaseUnavailable(RuntimeError):
+    """A case's input file is absent (or its generator is not installed)."""
+
+
+@dataclass
+class Case:
+    """One benchmark: history up to `cutoff`, `h` held-out periods, and how to read them."""
+
+    name: str
+    source: str
+    freq: str  # needcast's freq: D, W or M
+    h: int
+    season: int  # season length of seasonal naive, AutoETS and MASE
+    cutoff: pd.Timestamp  # last period of the history
+    history: pd.DataFrame  # unique_id, ds, y + SERIES_KEY
+    actual: pd.DataFrame  # unique_id, ds, y of the held-out periods
+    usage: pd.DataFrame | None  # usage rows up to the cutoff day; None where needcast reads `history` directly
+    feedback: pd.DataFrame | None = None
+    country: str = "RU"
+
+    @property
+    def mlf_freq(self) -> str:
+        return {"D": "D", "W": "W-MON", "M": "MS"}[self.freq]
+
+
+def _require(name: str) -> Path:
+    path = DATA / name
+    if not path.exists():
+        raise CaseUnavailable(f"{path} is absent")
+    return path
+
+
+def _split(usage: pd.DataFrame, freq: str, cutoff_day: pd.Timestamp, end_day: pd.Timestamp,
+           h: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Timestamp]:
+    """Usage up to the cutoff day, the history series built from it, and the next `h` periods' actuals."""
+    before = usage[usage["date"] <= cutoff_day].reset_index(drop=True)
+    history = series_frame(before, freq)
+    full = series_frame(usage[usage["date"] <= end_day], freq)
+    cutoff = history["ds"].max()
+    actual = full[full["ds"] > cutoff][["unique_id", "ds", "y"]]
+    actual = actual[actual["unique_id"].isin(history["unique_id"].unique())]
+    periods = actual.groupby("unique_id")["ds"].nunique()
+    if periods.min() != h:
+        raise ValueError(f"expected {h} held-out periods, got {periods.min()}..{periods.max()}")
+    return before, history, actual.reset_index(drop=True), cutoff
+
+
+def _nyc_usage() -> pd.DataFrame:
+    """One usage row per case (count 1) of the complaint_type x borough pairs with >= 3,000 cases."""
+    raw = pd.read_csv(_require(NYC_FILE), usecols=["opendate", "complaint_type", "borough"])
+    usage = pd.DataFrame({"date": pd.to_datetime(raw["opendate"]), "service": raw["complaint_type"],
+                          "segment": raw["borough"].fillna("Unknown"), "region": DEFAULT_REGION, "count": 1.0})
+    sizes = usage.groupby(["service", "segment"])["count"].transform("size")
+    return usage[sizes >= NYC_MIN_CASES].reset_index(drop=True)
+
+
+def nyc_daily() -> Case:
+    usage = _nyc_usage()
+    before, history, actual, cutoff = _split(usage, "D", NYC_CUTOFF, NYC_END, 28)
+    return Case("nyc_daily", f"`{NYC_FILE}`: daily cases per complaint type x borough (>= 3,000 cases), "
+                "history 2015-01 .. 2023-10-08, 28 held-out days", "D", 28, 7, cutoff, history, actual, before,
+                country="US")
+
+
+def nyc_weekly() -> Case:
+    # Eight weeks that end where the daily case ends: December 2023 is incomplete in the file.
+    usage = _nyc_usage()
+    cutoff_day = NYC_END - pd.Timedelta(weeks=8)
+    before, history, actual, cutoff = _split(usage, "W", cutoff_day, NYC_END, 8)
+    return Case("nyc_weekly", f"`{NYC_FILE}`: weekly cases (ISO weeks) per complaint type x borough, "
+                f"history to {cutoff_day.date()}, 8 held-out weeks to {NYC_END.date()}", "W", 8, 52, cutoff,
+                history, actual, before, country="US")
+
+
+def fms_monthly() -> Case:
+    """SHEF_B district x category series with >= 120 non-zero months; missing months are zeros."""
+    raw = pd.read_csv(_require(FMS_FILE), usecols=["month", "lad", "level", "category_code", "reports"])
+    raw = raw[raw["level"] == "SHEF_B"]
+    raw = raw.assign(ds=pd.to_datetime(raw["month"] + "-01"), service=raw["category_code"].astype(str),
+                     segment=raw["lad"], region=DEFAULT_REGION)
+    nonzero = raw[raw["reports"] > 0].groupby(["service", "segment"])["ds"].nunique()
+    keep = nonzero[nonzero >= FMS_MIN_NONZERO_MONTHS].index
+    raw = raw.set_index(["service", "segment"]).loc[keep].reset_index()
+    monthly = raw.groupby([*SERIES_KEY, "ds"], as_index=False)["reports"].sum()
+    end = monthly["ds"].max()
+    parts = []
+    for key, part in monthly.groupby(SERIES_KEY):
+        months = pd.date_range(part["ds"].min(), end, freq="MS")
+        filled = part.set_index("ds")["reports"].reindex(months, fill_value=0).rename_axis("ds").reset_index()
+        parts.append(filled.assign(**dict(zip(SERIES_KEY, key, strict=True))))
+    frame = pd.concat(parts, ignore_index=True).rename(columns={"reports": "y"})
+    frame["y"] = frame["y"].astype(float)
+    frame["unique_id"] = series_id(frame)
+    frame = frame[["unique_id", "ds", "y", *SERIES_KEY]].sort_values(["unique_id", "ds"], ignore_index=True)
+    cutoff = end - pd.DateOffset(months=6)
+    history = frame[frame["ds"] <= cutoff].reset_index(drop=True)
+    actual = frame[frame["ds"] > cutoff][["unique_id", "ds", "y"]].reset_index(drop=True)
+    return Case("fms_monthly", f"`{FMS_FILE}`: SHEF_B district x category series with >= 120 non-zero months, "
+                f"history to {cutoff:%Y-%m}, 6 held-out months", "M", 6, 12, cutoff, history, actual, None,
+                country="GB")
+
+
+def sample() -> Case:
+    """The generated `sample` world (760 days, with feedback); the last 28 days are held out."""
+    try:
+        from needcast.sample_data import generate_world
+    except ImportError as exc:
+        raise CaseUnavailable("needcast.sample_data is not available") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        files = generate_world(Path(tmp), world="sample")
+        usage = pd.read_csv(files.usage, parse_dates=["date"])
+        feedback = pd.read_csv(files.feedback, usecols=["created_at", "segment", "service", "rating"],
+                               parse_dates=["created_at"])
+    usage["count"] = usage["count"].astype(float)
+    usage["region"] = usage["region"].fillna(DEFAULT_REGION)
+    end = usage["date"].max()
+    before, history, actual, cutoff = _split(usage, "D", end - pd.Timedelta(days=28), end, 28)
+    fb = feedback[feedback["created_at"] < cutoff + pd.Timedelta(days=1)].reset_index(drop=True)
+    return Case("sample", "`needcast.sample_data.generate_world(world=\"sample\")` (seed 7, 760 days, with "
+                "feedback): daily requests per service x segment x region, 28 held-out days", "D", 28, 7, cutoff,
+                history, actual, before, feedback=fb, country="RU")
+
+
+CASES: dict[str, Callable[[], Case]] = {"nyc_daily": nyc_daily, "nyc_weekly": nyc_weekly,
+                                        "fms_monthly": fms_monthly, "sample": sample}
+
+
+def load_case(name: str) -> Case:
+    if name not in CASES:
+        raise ValueError(f"unknown case {name!r}; choose from {', '.join(CASES)}")
+    return CASES[name]()
