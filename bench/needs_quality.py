@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from bench.data import SHARED_DATA
+
 if TYPE_CHECKING:
     from features.embeddings import CachedEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz"
+DATA = SHARED_DATA / "citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz"
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Emerging needs"
 Encode = Callable[[list[str]], np.ndarray]

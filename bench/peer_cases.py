@@ -14,12 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.data import SHARED_DATA
 from features.contract import DEFAULT_REGION, SERIES_KEY
 from features.series import series_frame, series_id
 
 __all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "load_case"]
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
 FMS_FILE = "fixmystreet_uk_lad_month_category_2007_2020.csv.gz"
 NYC_MIN_CASES = 3000

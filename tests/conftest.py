@@ -11,8 +11,6 @@ import pytest
 
 from needcast.settings import Settings, get_settings
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 def skip_unless_required(reason: str, allow_module_level: bool = False) -> None:
     """Skip a test whose system package is missing, except in CI (NEEDCAST_REQUIRE_SYSTEM_TESTS=1): fail there."""

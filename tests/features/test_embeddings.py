@@ -22,6 +22,7 @@ from features.embeddings import (
     text_hash,
 )
 from needcast.settings import DEFAULT_EMBEDDING_MODEL
+from tests.conftest import skip_unless_required
 from tests.postgres import postgres_server
 
 # Six topics of citizen appeals, each said twice in different words.
@@ -213,7 +214,7 @@ def test_cache_embeds_only_unseen_texts_postgres(encoder: TextEncoder) -> None:
 
     with postgres_server() as url:
         if url is None:
-            pytest.skip("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
+            skip_unless_required("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
         engine = get_engine(url)
         try:
             _check_cache(engine, encoder)

@@ -9,11 +9,11 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from bench.data import SHARED_DATA
 from features.redaction import (
     ADDRESS,
     CARD,
@@ -28,8 +28,7 @@ from features.redaction import (
     redact_pii,
 )
 
-DATA = (Path(__file__).resolve().parents[2].parent / "shared" / "data"
-        / "citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz")
+DATA = SHARED_DATA / "citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz"
 
 POSITIVE = [
     # phones, Russian
