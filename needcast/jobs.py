@@ -45,7 +45,8 @@ def feedback_encoder(settings: Settings):
 
 
 def run_training(settings: Settings, horizon: int | None = None, freq: str = "D", step: Step = lambda _m: None,
-                 config: DemandConfig | None = None, with_needs: bool = True) -> TrainingResult:
+                 config: DemandConfig | None = None, with_needs: bool = True,
+                 needs_config: NeedsConfig | None = None) -> TrainingResult:
     """Train the needs and demand models; refresh what is served when a champion moved."""
     engine = get_engine(settings.db_url)
     client = configure(settings.mlflow_tracking_uri)
@@ -61,7 +62,8 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
         previous = load_needs(engine)
         needs_run = train_needs(feedback, encode, client, settings.mlflow_artifact_root,
                                 previous.snapshot if previous else None, encoder_name=settings.embedding_model,
-                                config=NeedsConfig(history_days=settings.needs_history_days), step=step)
+                                config=needs_config or NeedsConfig(history_days=settings.needs_history_days),
+                                step=step)
         store_needs(engine, needs_run.snapshot)
     config = config or DemandConfig(freq=freq, horizon=horizon)
     run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,

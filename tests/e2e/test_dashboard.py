@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Iterator
@@ -16,10 +17,14 @@ from features.contract import Kind
 from features.ingest import ingest_frame
 from features.store import get_engine
 from needcast.jobs import run_training
+from needcast.sample_texts import compose_text
 from needcast.settings import Settings, get_settings
 from tests.conftest import isolate, make_usage, skip_unless_required
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server
 from training.config import DemandConfig
+from training.emergence import EmergenceConfig
+from training.needs_training import NeedsConfig
+from training.topics import TopicConfig
 
 if reason := chromium_missing():
     skip_unless_required(f"the dashboard tests need a headless browser: {reason}", allow_module_level=True)
@@ -36,28 +41,41 @@ SERVICES = pd.DataFrame({
 })
 
 
+def _feedback(end: str = "2026-06-30", seed: int = 3) -> pd.DataFrame:
+    """Generated feedback: steady topics in both segments, one need emerging in seg0 over the last 3 weeks."""
+    rnd = random.Random(seed)
+    last = pd.Timestamp(end)
+    rows = []
+    for day in pd.date_range(last - pd.Timedelta(days=90), last):
+        for topic, segment, service in (("mfc_queues", "seg0", "svc0"), ("staff_praise", "seg1", "svc0"),
+                                        ("pension_recalc", "seg1", "svc2"), ("mfc_queues", "seg1", "svc0")):
+            rows.append((topic, segment, service, day))
+        if day > last - pd.Timedelta(days=21):
+            rows += [("child_benefits", "seg0", "svc1", day)] * 3
+    return pd.DataFrame([
+        {"id": f"fb{i}", "created_at": (day + pd.Timedelta(hours=rnd.randint(8, 19))).isoformat(),
+         "segment": segment, "service": service, "region": "center", "channel": "portal",
+         "rating": str(rnd.choice([1, 2, 3]) if topic != "staff_praise" else 5),
+         "text": compose_text(topic, rnd)}
+        for i, (topic, segment, service, day) in enumerate(rows)
+    ])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """A small world (3 services, 2 segments, 2 regions) with a quickly trained champion."""
+    """A small world (3 services, 2 segments, 2 regions) with feedback and quickly trained champions."""
     with pytest.MonkeyPatch.context() as mp:
         settings = isolate(tmp_path_factory.mktemp("dashboard"), mp)
         engine = get_engine(settings.db_url)
         ingest_frame(engine, SERVICES, Kind.services)
         ingest_frame(engine, make_usage(days=400, regions=("center", "north")).astype({"count": str}), Kind.usage)
-        # No feedback: no embedding model to load, so the needs panel shows its empty state. One LightGBM
-        # thread: OpenMP threads on a busy two-core machine wait on each other (100x slower here).
-        lgbm = {**DemandConfig().lgbm, "n_estimators": 60, "n_jobs": 1}
-        run_training(settings, config=DemandConfig(backtest_windows=2, lgbm=lgbm))
+        ingest_frame(engine, _feedback(), Kind.feedback)
+        lgbm = {**DemandConfig().lgbm, "n_estimators": 60}
+        needs = NeedsConfig(topics=TopicConfig(texts_per_topic=20, recent_texts_per_topic=10),
+                            emergence=EmergenceConfig(recent_days=21, baseline_days=42))
+        run_training(settings, config=DemandConfig(backtest_windows=2, lgbm=lgbm), needs_config=needs)
         yield settings
     get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module")
-def server(trained: Settings) -> Iterator[Server]:
-    srv = start_server(trained.home.parent, {"NEEDCAST_RELOAD_INTERVAL": "1"})
-    yield srv
-    srv.process.terminate()
-    srv.process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +130,7 @@ def test_a_fragment_key_signs_in_and_every_panel_gets_content(browser, server: S
     assert browser.execute_script("return sessionStorage.getItem('needcast.key')") == "admin-key"
     assert browser.execute_script("return document.documentElement.lang") == "ru"
     assert {states[p] for p in ("forecast-chart", "model-info", "staffing")} == {"ready"}
-    assert states["suggestions"] in ("ready", "empty") and states["emerging-needs"] in ("ready", "empty")
+    assert states["suggestions"] == "ready" and states["emerging-needs"] == "ready"
     for name in PANELS:
         assert len(part(browser, name).find_element(By.CLASS_NAME, "panel-body").text.strip()) > 10, name
 
@@ -128,8 +146,10 @@ def test_a_fragment_key_signs_in_and_every_panel_gets_content(browser, server: S
     staffing = part(browser, "staffing")
     assert len(staffing.find_elements(By.CSS_SELECTOR, "tbody tr")) == 3
     assert len(staffing.find_elements(By.CSS_SELECTOR, "thead th")) == 1 + 14
-    needs = part(browser, "emerging-needs").text
-    assert "потребност" in needs or "рост" in needs  # an empty state says so in words
+    needs = part(browser, "emerging-needs")
+    # seg0 is shown first: its planted need, with growth, rating and example texts from the API.
+    assert "рост" in needs.text and "оценка" in needs.text
+    assert len(needs.find_elements(By.TAG_NAME, "blockquote")) >= 1
     # No horizontal scrolling at laptop width, and no script errors or blocked loads (CSP) in the console.
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     errors = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
