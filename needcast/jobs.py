@@ -65,7 +65,7 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
                                 config=needs_config or NeedsConfig(history_days=settings.needs_history_days),
                                 step=step)
         store_needs(engine, needs_run.snapshot)
-    config = config or DemandConfig(freq=freq, horizon=horizon)
+    config = config or DemandConfig(freq=freq, horizon=horizon, country=settings.country)
     run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,
                        settings.mlflow_artifact_root, config, step)
     champ = champion_info(client, DEMAND_MODEL)

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = Field(None, validation_alias=AliasChoices("NEEDCAST_MODEL_CACHE"))
     api_keys: str = Field("", validation_alias=AliasChoices("NEEDCAST_API_KEYS"))
     reload_interval_s: float = Field(10.0, validation_alias=AliasChoices("NEEDCAST_RELOAD_INTERVAL"))
+    country: str = Field("RU", min_length=2, max_length=3, validation_alias=AliasChoices("NEEDCAST_COUNTRY"),
+                         description="public-holiday calendar (a `holidays` country code)")
     needs_history_days: int = Field(120, ge=30, validation_alias=AliasChoices("NEEDCAST_NEEDS_HISTORY_DAYS"))
     """Feedback of this many days is embedded for needs (recent 3 weeks + a 12-week baseline fit in 120)."""
     working_hours_per_day: float = Field(

@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import holidays
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
 
 __all__ = ["router"]
 
-COUNTRY = "RU"  # the calendar the demand model uses (DemandConfig.country)
 HERE = Path(__file__).resolve().parent
 ASSETS = {"dashboard.js": "text/javascript; charset=utf-8", "dashboard.css": "text/css; charset=utf-8"}
 # Everything comes from this origin; no inline script or style, so injected markup could not run.
@@ -36,9 +35,9 @@ def dashboard() -> FileResponse:
 
 
 @router.get("/static/holidays/{year}.json")
-def holiday_calendar(year: Annotated[int, PathParam(ge=1992, le=2100)]) -> JSONResponse:
+def holiday_calendar(request: Request, year: Annotated[int, PathParam(ge=1992, le=2100)]) -> JSONResponse:
     """Public holidays and transferred days off of one year: {"YYYY-MM-DD": {"ru": name, "en": name}}."""
-    return JSONResponse(_holidays(year), headers={"Cache-Control": "max-age=86400"})
+    return JSONResponse(_holidays(year, request.app.state.settings.country), headers={"Cache-Control": "max-age=86400"})
 
 
 @router.get("/static/{name}")
@@ -51,6 +50,6 @@ def asset(name: str) -> FileResponse:
 
 
 @lru_cache(maxsize=16)
-def _holidays(year: int) -> dict[str, dict[str, str]]:
-    names = {lang: holidays.country_holidays(COUNTRY, years=year, language=lang) for lang in ("ru", "en_US")}
+def _holidays(year: int, country: str) -> dict[str, dict[str, str]]:
+    names = {lang: holidays.country_holidays(country, years=year, language=lang) for lang in ("ru", "en_US")}
     return {day.isoformat(): {"ru": names["ru"][day], "en": names["en_US"][day]} for day in sorted(names["ru"])}
