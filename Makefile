@@ -26,5 +26,9 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m bench forecast_peers
 
+screenshots: $(VENV)/.installed
+	.ci/system-packages
+	$(PY) -m bench screenshots
+
 clean:
 	rm -rf data mlruns/mlflow.db mlruns/[0-9]* mlruns/models
