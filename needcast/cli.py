@@ -267,8 +267,11 @@ def serve(
     """Serve the HTTP API and dashboard with uvicorn."""
     import uvicorn
 
+    from needcast.logs import server_log_config
+
+    level = os.environ.get("NEEDCAST_LOG_LEVEL", "INFO").upper()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info", access_log=False)
+                log_config=server_log_config(level), log_level=level.lower(), access_log=True)
 
 
 @keys_app.command("create")
