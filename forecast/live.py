@@ -47,6 +47,7 @@ class LiveModels:
                 if info is None:
                     return False
                 if self.forecasts is not None and self.forecasts.version == info.version:
+                    self.last_error = None  # the champion is the version being served
                     return self._pick_up_refresh()
                 # Loading the model proves the version is servable before anything is swapped.
                 if load_champion_forecaster(self.client) is None:
