@@ -25,7 +25,7 @@ from bench.peers import PEERS, PeerResult, run_peer
 from features.series import series_frame
 from training.backtest import run_backtest
 from training.config import DemandConfig
-from training.demand_model import fit_forecaster, model_frame
+from training.demand_model import fit_forecaster, model_frame, with_events_in_history
 from training.metrics import forecast_metrics
 
 __all__ = ["needcast_config", "run_case", "run_needcast", "score"]
@@ -58,22 +58,23 @@ class Row:
 
 
 def needcast_config(case: Case, base: DemandConfig | None = None, threads: int = 1) -> DemandConfig:
-    """The default config at the case's frequency and horizon (feedback only where the case has it)."""
+    """The default config at the case's frequency and horizon (feedback as the default says, where the case has it)."""
     base = base or DemandConfig()
     lgbm = {**base.lgbm, "n_jobs": threads}
-    return replace(base, freq=case.freq, horizon=case.h, use_feedback=case.feedback is not None,
+    return replace(base, freq=case.freq, horizon=case.h, use_feedback=base.use_feedback and case.feedback is not None,
                    country=case.country, lgbm=lgbm)
 
 
 def run_needcast(case: Case, config: DemandConfig) -> PeerResult:
-    """Backtest, calibrate and fit on the history, then predict the held-out periods."""
+    """Backtest, calibrate and fit on the history, then predict the held-out periods (the case's events known)."""
     started = time.perf_counter()
     series = series_frame(case.usage, config.freq) if case.usage is not None else case.history
-    frame = model_frame(series, case.feedback, config)
+    config = with_events_in_history(config, series, case.events)
+    frame = model_frame(series, case.feedback, config, case.events)
     backtest = run_backtest(frame, config)
     forecaster = fit_forecaster(frame, config, backtest.calibration)
     fit_seconds = time.perf_counter() - started
-    pred = forecaster.predict(series, case.feedback, case.h)
+    pred = forecaster.predict(series, case.feedback, case.h, case.events)
     return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], time.perf_counter() - started, fit_seconds)
 
 

@@ -18,7 +18,7 @@ from bench.data import SHARED_DATA
 from features.contract import DEFAULT_REGION, SERIES_KEY
 from features.series import series_frame, series_id
 
-__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "load_case"]
+__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "load_case", "load_world", "world_case"]
 
 DATA = SHARED_DATA
 NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
@@ -47,6 +47,7 @@ class Case:
     usage: pd.DataFrame | None  # usage rows up to the cutoff day; None where needcast reads `history` directly
     feedback: pd.DataFrame | None = None
     country: str = "RU"
+    events: pd.DataFrame | None = None  # registered events (features.history.load_events' columns), future ones too
 
     @property
     def mlf_freq(self) -> str:
@@ -130,25 +131,54 @@ def fms_monthly() -> Case:
                 country="GB")
 
 
-def sample() -> Case:
-    """The generated `sample` world (760 days, with feedback); the last 28 days are held out."""
+@dataclass
+class World:
+    """A generated world read back: usage, feedback (the feature columns) and its campaigns as events."""
+
+    usage: pd.DataFrame
+    feedback: pd.DataFrame
+    events: pd.DataFrame
+    truth: dict
+
+
+def load_world(world: str, seed: int = 7) -> World:
+    """`needcast.sample_data.generate_world(world, seed)` read into frames."""
     try:
         from needcast.sample_data import generate_world
     except ImportError as exc:
         raise CaseUnavailable("needcast.sample_data is not available") from exc
     with tempfile.TemporaryDirectory() as tmp:
-        files = generate_world(Path(tmp), world="sample")
+        files = generate_world(Path(tmp), world=world, seed=seed)
         usage = pd.read_csv(files.usage, parse_dates=["date"])
         feedback = pd.read_csv(files.feedback, usecols=["created_at", "segment", "service", "rating"],
                                parse_dates=["created_at"])
     usage["count"] = usage["count"].astype(float)
     usage["region"] = usage["region"].fillna(DEFAULT_REGION)
-    end = usage["date"].max()
-    before, history, actual, cutoff = _split(usage, "D", end - pd.Timedelta(days=28), end, 28)
-    fb = feedback[feedback["created_at"] < cutoff + pd.Timedelta(days=1)].reset_index(drop=True)
-    return Case("sample", "`needcast.sample_data.generate_world(world=\"sample\")` (seed 7, 760 days, with "
-                "feedback): daily requests per service x segment x region, 28 held-out days", "D", 28, 7, cutoff,
-                history, actual, before, feedback=fb, country="RU")
+    events = pd.DataFrame([{"name": e["name"], "kind": "campaign", "start": pd.Timestamp(e["start"]),
+                            "end": pd.Timestamp(e["end"]), "services": e["services"], "segments": e["segments"],
+                            "regions": []} for e in files.truth["events"]],
+                          columns=["name", "kind", "start", "end", "services", "segments", "regions"])
+    return World(usage, feedback, events, files.truth)
+
+
+def world_case(name: str, world: World, source: str, cutoff_day: pd.Timestamp | None = None, h: int = 28) -> Case:
+    """A daily case of a generated world: history to `cutoff_day` (default: `h` days before the end), `h` days held out.
+
+    Feedback is cut at the origin; the world's campaigns are registered events, the future ones included.
+    """
+    end = world.usage["date"].max()
+    cutoff_day = end - pd.Timedelta(days=h) if cutoff_day is None else cutoff_day
+    before, history, actual, cutoff = _split(world.usage, "D", cutoff_day, cutoff_day + pd.Timedelta(days=h), h)
+    fb = world.feedback[world.feedback["created_at"] < cutoff + pd.Timedelta(days=1)].reset_index(drop=True)
+    return Case(name, source, "D", h, 7, cutoff, history, actual, before, feedback=fb, country="RU",
+                events=world.events)
+
+
+def sample() -> Case:
+    """The generated `sample` world (760 days, with feedback); the last 28 days are held out."""
+    return world_case("sample", load_world("sample"), "`needcast.sample_data.generate_world(world=\"sample\")` "
+                      "(seed 7, 760 days, with feedback): daily requests per service x segment x region, "
+                      "28 held-out days")
 
 
 CASES: dict[str, Callable[[], Case]] = {"nyc_daily": nyc_daily, "nyc_weekly": nyc_weekly,

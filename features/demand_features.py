@@ -1,4 +1,4 @@
-"""The exogenous feature table of the demand model: calendar (known ahead) and lagged feedback aggregates.
+"""The exogenous feature table of the demand model: calendar and registered events (known ahead), lagged feedback.
 
 Lags and rolling means of demand itself are computed by mlforecast from the target; this module
 only adds what mlforecast cannot derive from `y`.
@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.calendar import CALENDAR_COLUMNS, calendar_features
 from features.contract import SERIES_KEY
+from features.event_features import EVENT_COLUMNS, event_features
 from features.feedback_features import FEEDBACK_COLUMNS, feedback_features
 
 __all__ = ["STATIC_COLUMNS", "exogenous_columns", "future_grid", "with_exogenous"]
@@ -17,8 +18,8 @@ __all__ = ["STATIC_COLUMNS", "exogenous_columns", "future_grid", "with_exogenous
 STATIC_COLUMNS = list(SERIES_KEY)
 
 
-def exogenous_columns(use_feedback: bool) -> list[str]:
-    return CALENDAR_COLUMNS + (FEEDBACK_COLUMNS if use_feedback else [])
+def exogenous_columns(use_feedback: bool, use_events: bool = False) -> list[str]:
+    return CALENDAR_COLUMNS + (FEEDBACK_COLUMNS if use_feedback else []) + (EVENT_COLUMNS if use_events else [])
 
 
 def _period_calendar(ds: pd.Series, freq: str) -> pd.DataFrame:
@@ -40,14 +41,16 @@ def _period_calendar(ds: pd.Series, freq: str) -> pd.DataFrame:
 
 def with_exogenous(
     frame: pd.DataFrame, feedback: pd.DataFrame | None, freq: str, horizon: int, use_feedback: bool,
-    feedback_window_days: int = 28,
+    feedback_window_days: int = 28, events: pd.DataFrame | None = None, use_events: bool = False,
 ) -> pd.DataFrame:
-    """`frame` (unique_id, ds, key columns[, y]) with calendar and, if asked, feedback features added."""
+    """`frame` (unique_id, ds, key columns[, y]) with calendar and, if asked, feedback and event features added."""
     cal = _period_calendar(frame["ds"], freq)
     out = frame.join(cal, on="ds")
     if use_feedback:
         fb = feedback_features(frame, feedback, horizon, freq, feedback_window_days)
         out = out.merge(fb, on=["unique_id", "ds"], how="left")
+    if use_events:
+        out = out.merge(event_features(frame, events, freq), on=["unique_id", "ds"], how="left")
     for col in STATIC_COLUMNS:
         out[col] = out[col].astype("category")
     return out

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from features import tables
 from features.contract import SERIES_KEY
 
-__all__ = ["load_events", "load_feedback", "load_services", "load_usage"]
+__all__ = ["load_events", "load_feedback", "load_series_keys", "load_services", "load_usage", "usage_last_day"]
 
 
 def load_usage(engine: Engine) -> pd.DataFrame:
@@ -35,6 +35,21 @@ def load_feedback(engine: Engine, columns: list[str] | None = None) -> pd.DataFr
     return frame
 
 
+def usage_last_day(engine: Engine) -> pd.Timestamp | None:
+    """The last day with stored usage, or None when there is none."""
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(tables.usage.c.date))).scalar()
+    return None if last is None else pd.Timestamp(last)
+
+
+def load_series_keys(engine: Engine) -> pd.DataFrame:
+    """The distinct (service, segment, region) of stored usage."""
+    t = tables.usage
+    with engine.connect() as conn:
+        rows = conn.execute(select(*(t.c[c] for c in SERIES_KEY)).distinct()).all()
+    return pd.DataFrame(rows, columns=SERIES_KEY)
+
+
 def load_services(engine: Engine) -> pd.DataFrame:
     """The service catalogue."""
     with engine.connect() as conn:
@@ -43,10 +58,13 @@ def load_services(engine: Engine) -> pd.DataFrame:
 
 
 def load_events(engine: Engine) -> pd.DataFrame:
-    """Registered known events (past and future)."""
+    """Registered known events (past and future), by start; `services`, `segments`, `regions` are lists (empty: all)."""
+    t = tables.events
     with engine.connect() as conn:
-        rows = conn.execute(select(tables.events)).mappings().all()
-    frame = pd.DataFrame(rows, columns=[c.name for c in tables.events.columns])
+        rows = conn.execute(select(t).order_by(t.c.start, t.c.id)).mappings().all()
+    frame = pd.DataFrame(rows, columns=[c.name for c in t.columns])
     for col in ("start", "end"):
         frame[col] = pd.to_datetime(frame[col])
+    for col in ("services", "segments", "regions"):
+        frame[col] = [list(v) if v else [] for v in frame[col]]
     return frame

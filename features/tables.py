@@ -96,8 +96,12 @@ events = Table(
     Column("end", Date, nullable=False),
     Column("services", JSON, nullable=False),
     Column("segments", JSON, nullable=False),
+    # Added after the first release: nullable or defaulted, so features.store can add them to older databases.
+    Column("kind", String(50), nullable=False, server_default="other"),
+    Column("regions", JSON),  # NULL or an empty list: every region
+    Column("created_at", DateTime),
 )
-"""Known future events (campaigns, law changes) a planner registers; empty lists mean all."""
+"""Known events (campaigns, law changes) a planner registers, past and future; empty lists mean all."""
 
 api_keys = Table(
     "api_keys",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 import mlflow
 import pandas as pd
@@ -12,7 +13,7 @@ from mlflow import MlflowClient
 from sqlalchemy import Engine, delete, select
 
 from features import tables
-from features.history import load_feedback, load_usage
+from features.history import load_events, load_feedback, load_usage
 from features.series import series_frame, split_series_id
 from training.demand_model import DemandForecaster
 from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
@@ -36,6 +37,11 @@ class ServedForecasts:
     @property
     def version(self) -> str:
         return str(self.meta["model"]["version"])
+
+    @cached_property
+    def key_values(self) -> dict[str, frozenset[str]]:
+        """The served values of each series key, to tell an unknown filter value from an empty answer."""
+        return {k: frozenset(self.table[k].unique()) for k in ("service", "segment", "region")}
 
     def query(self, service: str | None = None, segment: str | None = None, region: str | None = None,
               horizon: int | None = None) -> pd.DataFrame:
@@ -61,7 +67,10 @@ def load_champion_forecaster(client: MlflowClient) -> tuple[ModelVersionInfo, De
 
 
 def refresh_forecasts(engine: Engine, client: MlflowClient) -> ServedForecasts:
-    """Recompute every series' forecast from the latest data with the champion (no retraining) and store it."""
+    """Recompute every series' forecast from the latest data with the champion (no retraining) and store it.
+
+    Registered events are read from the store, so an event added since training shapes the next refresh.
+    """
     loaded = load_champion_forecaster(client)
     if loaded is None:
         raise LookupError("no champion model yet: run `needcast train` first")
@@ -69,7 +78,8 @@ def refresh_forecasts(engine: Engine, client: MlflowClient) -> ServedForecasts:
     usage = load_usage(engine)
     feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
     series = series_frame(usage, forecaster.config.freq)
-    pred = forecaster.predict(series, feedback if forecaster.config.use_feedback else None)
+    events = load_events(engine) if forecaster.config.use_events else None
+    pred = forecaster.predict(series, feedback if forecaster.config.use_feedback else None, events=events)
     table = pd.concat([split_series_id(pred["unique_id"]), pred[["ds", "p10", "p50", "p90", "mean"]]], axis=1)
     table = table.rename(columns={"ds": "date"})
     run = client.get_run(info.run_id)

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import warnings
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from features.contract import Kind
 from features.errors import NeedcastInputError
@@ -22,6 +24,9 @@ app = typer.Typer(help="needcast: forecast demand for public services and emergi
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+events_app = typer.Typer(help="Known events (campaigns, law changes, deadlines) the forecasts account for.",
+                         no_args_is_help=True)
+app.add_typer(events_app, name="events")
 out = Console()
 err = Console(stderr=True)
 
@@ -282,6 +287,74 @@ def keys_create(role: Annotated[str, typer.Option(help="planner, portal, ingest 
     if role not in Role.__members__:
         _fail(f"--role must be one of {', '.join(Role)}")
     out.print(create_key(_engine(get_settings()), Role(role)), markup=False, highlight=False)
+
+
+@events_app.command("add")
+def events_add(
+    name: Annotated[str, typer.Option(help="what it is, e.g. a campaign's title")],
+    start: Annotated[str, typer.Option(help="first day, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option(help="last day, YYYY-MM-DD")],
+    service: Annotated[list[str] | None, typer.Option(help="a service it touches; repeat for more (default: all)")]
+    = None,
+    segment: Annotated[list[str] | None, typer.Option(help="a segment it touches; repeat for more (default: all)")]
+    = None,
+    region: Annotated[list[str] | None, typer.Option(help="a region it touches; repeat for more (default: all)")]
+    = None,
+    kind: Annotated[str, typer.Option(help="campaign, law_change, deadline or other")] = "campaign",
+) -> None:
+    """Register a past or planned event; training learns its effect from past ones, forecasts apply planned ones."""
+    from features.events import InvalidEventError, add_event, parse_event
+    from features.history import load_events, load_series_keys, usage_last_day
+
+    try:
+        event = parse_event(name, start, end, kind, service, segment, region)
+    except InvalidEventError as exc:
+        _fail(f"--{exc.field}: {exc.reason}")
+        return
+    engine = _engine(get_settings())
+    keys = load_series_keys(engine)
+    for column, values in (("service", event.services), ("segment", event.segments), ("region", event.regions)):
+        if unknown := [v for v in values if v not in set(keys[column])]:
+            err.print(f"warning: no usage yet for {column} {', '.join(unknown)}", markup=False, highlight=False)
+    event_id = add_event(engine, event)
+    out.print(f"event {event_id} stored: {event.name} ({event.kind.value}, {event.start} .. {event.end}, "
+              f"{event.days} days)", markup=False, highlight=False)
+    data_until = usage_last_day(engine)
+    if data_until is None or not (load_events(engine)["start"] <= data_until).any():
+        err.print("note: the model learns an event's effect from past events in the usage history; register "
+                  "earlier ones too (e.g. past campaigns), then run `needcast train`", markup=False)
+    out.print("`needcast refresh` applies it with the current champion; `needcast train` learns from it.")
+
+
+@events_app.command("list")
+def events_list() -> None:
+    """Print the registered events, earliest first."""
+    import pandas as pd
+
+    from features.history import load_events
+
+    events = load_events(_engine(get_settings()))
+    today = pd.Timestamp(date.today())
+    table = Table(title=f"{len(events)} registered events")
+    for header in ("id", "name", "kind", "start", "end", "services / segments / regions", "status"):
+        fixed = header in ("id", "kind", "start", "end", "status")
+        table.add_column(header, no_wrap=fixed, overflow="ellipsis" if fixed else "fold")
+    for e in events.itertuples(index=False):
+        status = "past" if e.end < today else "in force" if e.start <= today else "planned"
+        scope = " / ".join(", ".join(ids) or "all" for ids in (e.services, e.segments, e.regions))
+        # Text, not markup: a planner's name may hold brackets.
+        table.add_row(str(e.id), Text(e.name), e.kind, f"{e.start:%Y-%m-%d}", f"{e.end:%Y-%m-%d}", Text(scope), status)
+    out.print(table if len(events) else "No registered events: add one with `needcast events add`.")
+
+
+@events_app.command("remove")
+def events_remove(event_id: Annotated[int, typer.Argument(help="the id `needcast events list` shows")]) -> None:
+    """Delete a registered event."""
+    from features.events import remove_event
+
+    if not remove_event(_engine(get_settings()), event_id):
+        _fail(f"no event with id {event_id}")
+    out.print(f"event {event_id} removed")
 
 
 @app.command()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from features.contract import Kind
-from features.history import load_feedback, load_usage
+from features.history import load_events, load_feedback, load_usage
 from features.ingest import IngestReport, ingest_frame
 from features.readers import read_table
 from features.store import get_engine
@@ -65,9 +65,12 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
                                 config=needs_config or NeedsConfig(history_days=settings.needs_history_days),
                                 step=step)
         store_needs(engine, needs_run.snapshot)
-    config = config or DemandConfig(freq=freq, horizon=horizon, country=settings.country)
+    if config is None:
+        config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
+        if settings.feedback_features is not None:
+            config = replace(config, use_feedback=settings.feedback_features)
     run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,
-                       settings.mlflow_artifact_root, config, step)
+                       settings.mlflow_artifact_root, config, step, events=load_events(engine))
     champ = champion_info(client, DEMAND_MODEL)
     refreshed = False
     if champ is not None and (run.promoted or load_served(engine, champ.version) is None):

@@ -5,8 +5,10 @@
 personal data), so forecasts and emerging-needs detection can be judged against a known answer.
 
 Worlds: `sample` (MFC services, one emerging topic, what `needcast demo` shows), `alt` (housing, transport
-and social support with other topics and wording, three emerging topics in three segments) and `events`
-(`sample` plus past notification campaigns that lift one service in one segment for two weeks).
+and social support with other topics and wording, three emerging topics in three segments), `events`
+(`sample` plus past notification campaigns that lift one service in one segment for two weeks) and `leads`
+(`sample` plus waves of complaints about three services, each followed five weeks later by a rise in their
+demand: feedback that leads demand).
 Everything is drawn from `numpy.random.default_rng(seed)`, so a seed gives the same files.
 """
 
@@ -35,7 +37,7 @@ from needcast.sample_texts import (
 
 __all__ = ["DEFAULT_END", "WORLDS", "WorldFiles", "generate_world"]
 
-WORLDS = ("sample", "alt", "events")
+WORLDS = ("sample", "alt", "events", "leads")
 DEFAULT_END = date(2026, 10, 31)
 
 # P(rating = 1..5) by the tone of a topic.
@@ -87,6 +89,27 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class Lead:
+    """Waves of complaints about one service in one segment, each followed `lead_days` later by a demand rise.
+
+    The lead is longer than the 28-day horizon by which feedback features are lagged, so a model can see it.
+    """
+
+    topic: str
+    service: str
+    segment: str
+    starts: tuple[int, ...]  # days before the end at which each wave of complaints starts
+    lead_days: int = 35
+    daily: float = 4.0  # extra texts on an ordinary weekday during a wave, all regions together
+    lift: float = 1.6  # demand multiplier during a rise
+    length: int = 42  # days of a wave, and of the rise that follows it
+
+    @property
+    def plan(self) -> TopicPlan:
+        return TopicPlan(self.topic, self.daily, {self.segment: 1.0}, (self.service,), ANGRY, ANY)
+
+
+@dataclass(frozen=True)
 class WorldSpec:
     """Everything that differs between worlds; the generator below is shared."""
 
@@ -100,6 +123,7 @@ class WorldSpec:
     steady: tuple[str, ...]  # high-volume topics that must never be reported as emerging
     campaigns: tuple[Campaign, ...] = ()
     english_share: float = 0.07
+    leads: tuple[Lead, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,7 +290,16 @@ ALT = WorldSpec(
     english_share=0.06,
 )
 
-SPECS = {"sample": SAMPLE, "alt": ALT, "events": EVENTS}
+LEADS = replace(
+    SAMPLE,
+    leads=(
+        Lead("child_benefits", "child_benefit", "families", (700, 530, 390, 240, 56)),
+        Lead("pension_recalc", "pension_recalculation", "pensioners", (650, 470, 330, 190, 70)),
+        Lead("processing_delays", "foreign_passport", "youth", (610, 450, 300, 160, 63)),
+    ),
+)
+
+SPECS = {"sample": SAMPLE, "alt": ALT, "events": EVENTS, "leads": LEADS}
 
 
 def _calendar(days: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -328,6 +361,9 @@ def _usage(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator, is
         if campaign is not None and campaign.days_before_end <= len(days):
             start = len(days) - campaign.days_before_end
             mean[start:start + campaign.length] *= campaign.lift
+        for lead in spec.leads:
+            if (lead.service, lead.segment) == (service, segment):
+                mean *= np.where(_waves(len(days), lead.starts, lead.length, shift=lead.lead_days), lead.lift, 1.0)
         r = series_rng.uniform(4, 20)  # lower r, wider noise
         counts = series_rng.negative_binomial(r, r / (r + mean))
         # Zero days are mostly left out, as an extract of request logs would; a few are written.
@@ -345,7 +381,6 @@ def _feedback(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator,
     n = len(days)
     weekly = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 0.75, 0.6])  # portals and apps work on weekends too
     day_factor = np.where(is_holiday, 0.55, weekly[days.dayofweek.to_numpy()]) * (1 + 0.5 * (bounce - 1))
-    regions, region_p = list(spec.regions), np.array(list(spec.regions.values()))
     emerging = {e.topic: e for e in spec.emerging}
     rows: list[dict[str, Any]] = []
     for plan in spec.topics:
@@ -358,29 +393,10 @@ def _feedback(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator,
             # A topic about a seasonal service follows that season, damped: people write less than they ask.
             main = plan.services[0] if plan.services else ""
             rate = plan.daily * (0.6 + 0.4 * _season(days, spec.seasons.get(main, ())))
-        counts = rng.poisson(rate * day_factor)
-        total = int(counts.sum())
-        day_idx = np.repeat(np.arange(n), counts)
-        segs, seg_w = list(plan.segments), np.array(list(plan.segments.values()), dtype=float)
-        segment = rng.choice(segs, size=total, p=seg_w / seg_w.sum())
-        chans, chan_w = list(plan.channels), np.array(list(plan.channels.values()), dtype=float)
-        channel = rng.choice(chans, size=total, p=chan_w / chan_w.sum())
-        region = rng.choice(regions, size=total, p=region_p / region_p.sum())
-        rating = rng.choice(np.arange(1, 6), size=total, p=np.array(plan.ratings) / sum(plan.ratings))
-        english = rng.random(total) < spec.english_share
-        pii = rng.random(total) < 0.03
-        lo = np.array([HOURS[c][0] for c in channel])
-        hi = np.array([HOURS[c][1] for c in channel])
-        seconds = ((lo + rng.random(total) * (hi - lo)) * 3600).astype(np.int64).clip(0, 86399)
-        created = days.to_numpy()[day_idx] + seconds.astype("timedelta64[s]")
-        for i in range(total):
-            text = compose_text(plan.topic, rnd, english=bool(english[i]))
-            if pii[i]:
-                text = f"{text} {personal_data(rnd, english=bool(english[i]))}"
-            rows.append({"created_at": created[i], "text": text, "segment": segment[i],
-                         "service": _service_for(spec, plan, segment[i], rnd), "region": region[i],
-                         "rating": None if channel[i] == "social" else int(rating[i]), "channel": channel[i],
-                         "topic": plan.topic, "pii": bool(pii[i])})
+        rows += _texts(spec, plan, rng.poisson(rate * day_factor), days, rng, rnd)
+    for lead in spec.leads:
+        rate = np.where(_waves(n, lead.starts, lead.length), lead.daily, 0.0)
+        rows += _texts(spec, lead.plan, rng.poisson(rate * day_factor), days, rng, rnd)
     frame = pd.DataFrame(rows).sort_values("created_at", kind="stable").reset_index(drop=True)
     frame["id"] = [f"fb-{i:06d}" for i in range(1, len(frame) + 1)]
     frame["rating"] = frame["rating"].astype("Int64")
@@ -392,6 +408,45 @@ def _feedback(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator,
                         "start": start.date().isoformat(), "ids": frame.loc[mask, "id"].tolist()})
     frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     return frame, planted
+
+
+def _waves(n: int, starts: tuple[int, ...], length: int, shift: int = 0) -> np.ndarray:
+    """Whether each of `n` days is inside a wave; waves start `starts` days before the end, plus `shift`."""
+    inside = np.zeros(n, bool)
+    for before in starts:
+        first = n - before + shift
+        inside[max(first, 0):max(first + length, 0)] = True
+    return inside
+
+
+def _texts(spec: WorldSpec, plan: TopicPlan, counts: np.ndarray, days: pd.DatetimeIndex, rng: np.random.Generator,
+           rnd: random.Random) -> list[dict[str, Any]]:
+    """`counts[i]` feedback rows of `plan` on day i: writer, channel, region, rating, language, time, text."""
+    regions, region_p = list(spec.regions), np.array(list(spec.regions.values()))
+    rows: list[dict[str, Any]] = []
+    total = int(counts.sum())
+    day_idx = np.repeat(np.arange(len(days)), counts)
+    segs, seg_w = list(plan.segments), np.array(list(plan.segments.values()), dtype=float)
+    segment = rng.choice(segs, size=total, p=seg_w / seg_w.sum())
+    chans, chan_w = list(plan.channels), np.array(list(plan.channels.values()), dtype=float)
+    channel = rng.choice(chans, size=total, p=chan_w / chan_w.sum())
+    region = rng.choice(regions, size=total, p=region_p / region_p.sum())
+    rating = rng.choice(np.arange(1, 6), size=total, p=np.array(plan.ratings) / sum(plan.ratings))
+    english = rng.random(total) < spec.english_share
+    pii = rng.random(total) < 0.03
+    lo = np.array([HOURS[c][0] for c in channel])
+    hi = np.array([HOURS[c][1] for c in channel])
+    seconds = ((lo + rng.random(total) * (hi - lo)) * 3600).astype(np.int64).clip(0, 86399)
+    created = days.to_numpy()[day_idx] + seconds.astype("timedelta64[s]")
+    for i in range(total):
+        text = compose_text(plan.topic, rnd, english=bool(english[i]))
+        if pii[i]:
+            text = f"{text} {personal_data(rnd, english=bool(english[i]))}"
+        rows.append({"created_at": created[i], "text": text, "segment": segment[i],
+                     "service": _service_for(spec, plan, segment[i], rnd), "region": region[i],
+                     "rating": None if channel[i] == "social" else int(rating[i]), "channel": channel[i],
+                     "topic": plan.topic, "pii": bool(pii[i])})
+    return rows
 
 
 def _service_for(spec: WorldSpec, plan: TopicPlan, segment: str, rnd: random.Random) -> str:
@@ -453,6 +508,15 @@ def generate_world(out_dir: Path, *, world: str = "sample", seed: int = 7, end: 
         "pii_ids": feedback.loc[feedback["pii"], "id"].tolist(),
         "feedback_topics": paths["feedback_topics"].name,
     }
+    if spec.leads:  # only in worlds with leads, so the other worlds' truth stays as it was
+        def day(before: int, offset: int = 0) -> str:
+            return (last - pd.Timedelta(days=before - 1 - offset)).date().isoformat()
+
+        truth["leads"] = [{"topic": lead.topic, "service": lead.service, "segment": lead.segment,
+                           "complaints_start": day(b), "complaints_end": day(b, lead.length - 1),
+                           "demand_start": day(b, lead.lead_days),
+                           "demand_end": day(b, lead.lead_days + lead.length - 1), "lift": lead.lift}
+                          for lead in spec.leads for b in lead.starts]
     truth_file = out_dir / "truth.json"
     truth_file.write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return WorldFiles(usage=paths["usage"], feedback=paths["feedback"], services=paths["services"],

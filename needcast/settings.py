@@ -36,6 +36,8 @@ class Settings(BaseSettings):
                          description="public-holiday calendar (a `holidays` country code)")
     needs_history_days: int = Field(120, ge=30, validation_alias=AliasChoices("NEEDCAST_NEEDS_HISTORY_DAYS"))
     """Feedback of this many days is embedded for needs (recent 3 weeks + a 12-week baseline fit in 120)."""
+    feedback_features: bool | None = Field(None, validation_alias=AliasChoices("NEEDCAST_FEEDBACK_FEATURES"))
+    """Feedback aggregates as demand features; None: the model's default (off, see docs/benchmarks.md)."""
     working_hours_per_day: float = Field(
         8.0, validation_alias=AliasChoices("NEEDCAST_WORKING_HOURS")
     )

@@ -24,8 +24,11 @@ class DemandConfig:
     backtest_windows: int = 4
     lags: tuple[int, ...] | None = None
     rolling_windows: tuple[int, ...] | None = None  # None: the frequency's default
-    use_feedback: bool = True
+    # Off by default: the feedback features help only where feedback leads demand (bench/ablation.py, measured
+    # in docs/benchmarks.md); NEEDCAST_FEEDBACK_FEATURES turns them on for such data.
+    use_feedback: bool = False
     feedback_window_days: int = 28
+    use_events: bool = True  # registered events as features (off in training when none touch the history)
     interval: tuple[float, float] = (0.1, 0.9)
     country: str = "RU"  # calendar of public holidays (the `holidays` package's country code)
     smoothing_weight: float | None = None  # None: the frequency's default
@@ -102,4 +105,6 @@ class DemandConfig:
         for k in ("lags", "rolling_windows", "interval"):
             if isinstance(kw.get(k), list):
                 kw[k] = tuple(kw[k])
+        if "use_feedback" in kw:  # a logged run: one from before events existed had none
+            kw.setdefault("use_events", False)
         return cls(**kw, lgbm=lgbm or cls().lgbm)

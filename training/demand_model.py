@@ -7,7 +7,7 @@ features/ builds calendars for days and weeks only).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import lightgbm as lgb
 import numpy as np
@@ -24,7 +24,7 @@ from training.intervals import IntervalCalibration, apply_intervals
 
 __all__ = [
     "DemandForecaster", "average_models", "blend_smoothing", "fit_forecaster", "make_mlforecast", "model_frame",
-    "smoothing_forecast",
+    "smoothing_forecast", "with_events_in_history",
 ]
 
 
@@ -79,8 +79,23 @@ def blend_smoothing(pred: pd.DataFrame, history: pd.DataFrame, config: DemandCon
 
 
 def _exogenous(config: DemandConfig) -> list[str]:
-    # features/ builds calendar and feedback tables for days and weeks only; a monthly model uses lags alone.
-    return [] if config.freq == "M" else exogenous_columns(config.use_feedback)
+    # features/ builds calendar, feedback and event tables for days and weeks only; a monthly model uses lags alone.
+    return [] if config.freq == "M" else exogenous_columns(config.use_feedback, config.use_events)
+
+
+def with_events_in_history(config: DemandConfig, series: pd.DataFrame, events: pd.DataFrame | None) -> DemandConfig:
+    """`config`, with `use_events` off when no registered event overlaps the history.
+
+    The model learns an event's effect from past events only; without one the event columns are constant
+    and would only change which columns LightGBM samples.
+    """
+    if not config.use_events:
+        return config
+    if events is not None and len(events):
+        first, last = series["ds"].min(), series["ds"].max()
+        if ((events["start"] <= last) & (events["end"] >= first)).any():
+            return config
+    return replace(config, use_events=False)
 
 
 def _calendar(ds: pd.Series, freq: str, country: str) -> pd.DataFrame:
@@ -95,20 +110,24 @@ def _calendar(ds: pd.Series, freq: str, country: str) -> pd.DataFrame:
     return weekly.reindex(pd.DatetimeIndex(ds)).reset_index(drop=True)
 
 
-def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig) -> pd.DataFrame:
+def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig,
+                     events: pd.DataFrame | None = None) -> pd.DataFrame:
     """`frame` (unique_id, ds, key columns[, y]) with the config's exogenous columns, keys as categories."""
     if config.freq == "M":
         return frame.astype({c: "category" for c in STATIC_COLUMNS})
-    out = with_exogenous(frame, feedback, config.freq, config.h, config.use_feedback, config.feedback_window_days)
+    out = with_exogenous(frame, feedback, config.freq, config.h, config.use_feedback, config.feedback_window_days,
+                         events, config.use_events)
     if config.country != "RU":
         # features.demand_features builds Russia's calendar; until it takes a country, replace the columns here.
         out[CALENDAR_COLUMNS] = _calendar(out["ds"], config.freq, config.country)[CALENDAR_COLUMNS].to_numpy()
     return out
 
 
-def model_frame(series: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig) -> pd.DataFrame:
+def model_frame(series: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig,
+                events: pd.DataFrame | None = None) -> pd.DataFrame:
     """The training frame: series (unique_id, ds, y, keys) with the exogenous features."""
-    return _exogenous_frame(series, feedback, config)[["unique_id", "ds", "y", *STATIC_COLUMNS, *_exogenous(config)]]
+    frame = _exogenous_frame(series, feedback, config, events)
+    return frame[["unique_id", "ds", "y", *STATIC_COLUMNS, *_exogenous(config)]]
 
 
 @dataclass
@@ -120,16 +139,18 @@ class DemandForecaster:
     calibration: IntervalCalibration
     trained_until: pd.Timestamp
 
-    def predict(self, series: pd.DataFrame, feedback: pd.DataFrame | None, h: int | None = None) -> pd.DataFrame:
+    def predict(self, series: pd.DataFrame, feedback: pd.DataFrame | None, h: int | None = None,
+                events: pd.DataFrame | None = None) -> pd.DataFrame:
         """unique_id, ds, step, p10, p50, p90 and mean for the `h` periods after `series` ends (no refit).
 
         p50 is the calibrated median; `mean` is the model's expected value (sum it, not p50, across series).
+        `events` are the registered events, future ones included (read only if the config uses events).
         """
         h = h or self.config.h
-        history = model_frame(series, feedback, self.config)
+        history = model_frame(series, feedback, self.config, events)
         x_df = None
         if _exogenous(self.config):
-            future = _exogenous_frame(future_grid(series, self.config.freq, h), feedback, self.config)
+            future = _exogenous_frame(future_grid(series, self.config.freq, h), feedback, self.config, events)
             x_df = future[["unique_id", "ds", *_exogenous(self.config)]]
         pred = self.mlf.predict(h=h, new_df=history, X_df=x_df)
         pred = average_models(pred, list(self.mlf.models_))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cloudpickle
 import mlflow.pyfunc
 import pandas as pd
@@ -21,9 +23,15 @@ class DemandPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         with open(context.artifacts["forecaster"], "rb") as fh:
             self.forecaster = cloudpickle.load(fh)
+        config = self.forecaster.config
+        if "use_events" not in vars(config):  # pickled before events existed: it was trained without them
+            self.forecaster.config = replace(config, use_events=False)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        """`model_input`: usage rows (date, service, segment, region, count); params: optional `horizon`."""
+        """`model_input`: usage rows (date, service, segment, region, count); params: optional `horizon`.
+
+        Registered events are not an input here: `forecast.served` passes them from the store.
+        """
         assert self.forecaster is not None
         series = series_frame(model_input.assign(date=pd.to_datetime(model_input["date"])),
                               self.forecaster.config.freq)

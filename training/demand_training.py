@@ -17,10 +17,11 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 
+from features.event_features import EVENT_COLUMNS
 from features.series import series_frame
 from training.backtest import BacktestResult, run_backtest
 from training.config import DemandConfig
-from training.demand_model import fit_forecaster, model_frame
+from training.demand_model import fit_forecaster, model_frame, with_events_in_history
 from training.demand_pyfunc import DemandPyfunc
 from training.registry import DEMAND_MODEL, champion_info, ensure_experiment, set_champion
 
@@ -48,16 +49,21 @@ class DemandRun:
 
 
 def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
-    """Identifies the training data and backtest layout, so metrics are compared like with like."""
+    """Identifies the training data and backtest layout, so metrics are compared like with like.
+
+    Registered events in the history count as data: a champion is re-backtested when they changed.
+    """
     summary = (
         f"{frame['unique_id'].nunique()}|{len(frame)}|{frame['y'].sum():.3f}|{frame['ds'].min()}|"
         f"{frame['ds'].max()}|{config.freq}|{config.h}|{config.backtest_windows}"
     )
+    summary += "".join(f"|{frame[c].sum():.1f}" for c in EVENT_COLUMNS if c in frame)
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
 
 
 def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.DataFrame | None,
-                      config: DemandConfig, fingerprint: str, step: Step) -> tuple[str | None, float | None]:
+                      events: pd.DataFrame | None, config: DemandConfig, fingerprint: str,
+                      step: Step) -> tuple[str | None, float | None]:
     """The champion's backtest WAPE on this data: its logged one if the data match, else re-backtested."""
     champ = champion_info(client, DEMAND_MODEL)
     if champ is None:
@@ -69,7 +75,8 @@ def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.D
     params = {**run.data.params, "freq": config.freq, "horizon": str(config.h),
               "backtest_windows": str(config.backtest_windows)}
     champ_config = DemandConfig.from_params(params)
-    return champ.version, run_backtest(model_frame(series, feedback, champ_config), champ_config).metrics["wape"]
+    frame = model_frame(series, feedback, champ_config, events)
+    return champ.version, run_backtest(frame, champ_config).metrics["wape"]
 
 
 def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:
@@ -89,13 +96,22 @@ def train_demand(
     artifact_root: str,
     config: DemandConfig | None = None,
     step: Step = lambda _msg: None,
+    events: pd.DataFrame | None = None,
 ) -> DemandRun:
-    """Backtest and fit on all usage, log everything, register, and decide the champion."""
+    """Backtest and fit on all usage, log everything, register, and decide the champion.
+
+    `events` (`features.history.load_events`) are used when the config asks and one overlaps the history;
+    the logged `use_events` says whether they were.
+    """
     config = config or DemandConfig()
     started = time.perf_counter()
     step("building features")
     series = series_frame(usage, config.freq)
-    frame = model_frame(series, feedback, config)
+    checked = with_events_in_history(config, series, events)
+    if checked.use_events != config.use_events:
+        step("no registered event overlaps the history: training without event features")
+    config = checked
+    frame = model_frame(series, feedback, config, events)
     fingerprint = data_fingerprint(frame, config)
     step(f"backtesting on {config.backtest_windows} windows of {config.h} periods")
     backtest: BacktestResult = run_backtest(frame, config)
@@ -125,7 +141,7 @@ def train_demand(
         )
         version = str(info.registered_model_version)
 
-        champ_version, champ_wape = _champion_wape_on(client, series, feedback, config, fingerprint, step)
+        champ_version, champ_wape = _champion_wape_on(client, series, feedback, events, config, fingerprint, step)
         promoted = champ_version is None or (champ_wape is not None and backtest.metrics["wape"] < champ_wape)
         decision = "promoted" if promoted else "challenger"
         mlflow.set_tags({"decision": decision, "champion_before": champ_version or "",

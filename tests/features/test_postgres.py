@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, make_url, select, text
 
 from api.keys import Role, create_key, resolve_role
 from features import tables
@@ -17,6 +17,7 @@ from features.ingest import ingest_frame
 from features.store import get_engine
 from needcast.jobs import run_training
 from tests.conftest import make_usage, skip_unless_required
+from tests.features.test_event_store import check_new_event_columns, first_release_events
 from tests.postgres import postgres_server
 
 
@@ -49,6 +50,16 @@ def test_ingestion_is_idempotent_on_postgres(pg_url: str) -> None:
 
     key = create_key(engine, Role.planner)
     assert resolve_role(engine, [], key) == Role.planner
+
+
+def test_event_columns_added_to_an_older_database_on_postgres(pg_url: str) -> None:
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("CREATE DATABASE needcast_first_release"))
+    admin.dispose()
+    url = make_url(pg_url).set(database="needcast_first_release").render_as_string(hide_password=False)
+    first_release_events(url)
+    check_new_event_columns(url)
 
 
 def test_training_and_served_forecasts_on_postgres(pg_url: str, settings, monkeypatch, tmp_path: Path) -> None:

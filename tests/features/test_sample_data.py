@@ -207,3 +207,31 @@ def test_worlds_and_unknown_world(tmp_path: Path) -> None:
     assert {"sample", "alt", "events"} <= set(WORLDS)
     with pytest.raises(ValueError, match="unknown world"):
         generate_world(tmp_path, world="atlantis")
+
+
+def test_leads_world_has_complaints_five_weeks_before_each_demand_rise(tmp_path: Path, sample: WorldFiles) -> None:
+    leads = generate_world(tmp_path / "leads", world="leads")
+    assert "leads" in WORLDS and "leads" not in sample.truth  # the other worlds' truth is as it was
+    usage, baseline, feedback = _usage(leads), _usage(sample), _feedback(leads)
+    led = set()
+    for wave in leads.truth["leads"]:
+        key = (wave["service"], wave["segment"])
+        led.add(key)
+        assert pd.Timestamp(wave["demand_start"]) - pd.Timestamp(wave["complaints_start"]) == pd.Timedelta(days=35)
+
+        def demand(frame: pd.DataFrame, wave: dict = wave) -> int:
+            rows = frame[(frame["service"] == wave["service"]) & (frame["segment"] == wave["segment"])
+                         & frame["date"].between(wave["demand_start"], wave["demand_end"])]
+            return int(rows["count"].sum())
+
+        assert demand(usage) > 1.3 * demand(baseline), wave
+        about = feedback[(feedback["service"] == wave["service"]) & (feedback["segment"] == wave["segment"])]
+        start, end = pd.Timestamp(wave["complaints_start"]), pd.Timestamp(wave["complaints_end"])
+        during = about["created_at"].between(start, end + pd.Timedelta(days=1), inclusive="left").sum()
+        before = about["created_at"].between(start - (end - start) - pd.Timedelta(days=1), start,
+                                             inclusive="left").sum()
+        assert during > 2 * before, wave  # the same number of days just before the wave
+    # Every other series is the sample world's own.
+    others = ~pd.Series(list(zip(usage["service"], usage["segment"], strict=True))).isin(led).to_numpy()
+    same = ~pd.Series(list(zip(baseline["service"], baseline["segment"], strict=True))).isin(led).to_numpy()
+    pd.testing.assert_frame_equal(usage[others].reset_index(drop=True), baseline[same].reset_index(drop=True))
