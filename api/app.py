@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from api.answers import AnswerCache
 from api.dashboard import routes as dashboard
 from api.keys import parse_env_keys
+from api.limits import BodyLimit
 from api.observability import instrument
 from api.observability import router as metrics_router
 from api.routes import forecasts, health, ingest, jobs, models, needs, segments, staffing
@@ -53,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = get_engine(settings.db_url)
     app.state.env_keys = parse_env_keys(settings.api_keys)
+    app.state.forecast_answers = AnswerCache()
     app.state.live = LiveModels(app.state.engine, configure(settings.mlflow_tracking_uri))
 
     @app.exception_handler(Exception)
@@ -60,7 +63,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error: %s", type(exc).__name__)
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    instrument(app)
+    app.add_middleware(BodyLimit)
+    instrument(app)  # added last, so outermost: a refused body is counted too
     app.include_router(metrics_router)
     for module in (health, forecasts, models, ingest, staffing, jobs, segments, needs, dashboard):
         app.include_router(module.router)

@@ -1,4 +1,8 @@
-"""Shared dependencies of the routes, as `Annotated` aliases each route states in its signature."""
+"""Shared dependencies of the routes, as `Annotated` aliases each route states in its signature.
+
+They are `async` because they only read app state: a plain `def` dependency costs a trip through the thread pool
+on every request. The one that may touch the database (a created key) sends that lookup to a thread.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
-from api.keys import Role, resolve_role
+from api.keys import Role, env_role, stored_role
 from forecast.live import LiveModels
 from needcast.settings import Settings
 
@@ -16,15 +21,15 @@ _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_live(request: Request) -> LiveModels:
+async def get_live(request: Request) -> LiveModels:
     return request.app.state.live
 
 
@@ -33,7 +38,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 LiveDep = Annotated[LiveModels, Depends(get_live)]
 
 
-def current_role(
+async def current_role(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     header: Annotated[str | None, Security(_header)],
@@ -43,7 +48,8 @@ def current_role(
     if not key:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "missing API key",
                             headers={"WWW-Authenticate": "Bearer"})
-    role = resolve_role(request.app.state.engine, request.app.state.env_keys, key)
+    role = env_role(request.app.state.env_keys, key) or await run_in_threadpool(
+        stored_role, request.app.state.engine, key)
     if role is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "invalid API key",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -53,7 +59,7 @@ def current_role(
 def require(role: Role):
     """A dependency that lets `role` and `admin` through and answers 403 to other roles."""
 
-    def check(caller: Annotated[Role, Depends(current_role)]) -> Role:
+    async def check(caller: Annotated[Role, Depends(current_role)]) -> Role:
         if caller not in (role, Role.admin):
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"this route needs the {role.value} role")
         return caller
@@ -67,7 +73,7 @@ IngestDep = Annotated[Role, Depends(require(Role.ingest))]
 AdminDep = Annotated[Role, Depends(require(Role.admin))]
 
 
-def served(live: LiveDep):
+async def served(live: LiveDep):
     """The live forecasts, or 503 while no champion is loaded."""
     if live.forecasts is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no champion model loaded yet: train first")

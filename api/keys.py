@@ -12,7 +12,7 @@ from sqlalchemy import Engine, select
 
 from features import tables
 
-__all__ = ["Role", "create_key", "parse_env_keys", "resolve_role"]
+__all__ = ["Role", "create_key", "env_role", "parse_env_keys", "resolve_role", "stored_role"]
 
 
 class Role(StrEnum):
@@ -46,16 +46,24 @@ def create_key(engine: Engine, role: Role) -> str:
     return key
 
 
-def resolve_role(engine: Engine, env_keys: list[tuple[str, Role]], key: str) -> Role | None:
-    """The role of `key`, or None. Env keys are compared in constant time; stored keys by hash."""
+def env_role(env_keys: list[tuple[str, Role]], key: str) -> Role | None:
+    """The role of a deployment key, compared in constant time; None when `key` is not one."""
     role: Role | None = None
     for candidate, candidate_role in env_keys:
         if hmac.compare_digest(candidate.encode(), key.encode()):
             role = candidate_role
-    if role is not None:
-        return role
+    return role
+
+
+def stored_role(engine: Engine, key: str) -> Role | None:
+    """The role of a created key, looked up by its hash; None when unknown."""
     with engine.connect() as conn:
         stored = conn.execute(
             select(tables.api_keys.c.role).where(tables.api_keys.c.key_hash == _hash(key))
         ).scalar()
     return Role(stored) if stored else None
+
+
+def resolve_role(engine: Engine, env_keys: list[tuple[str, Role]], key: str) -> Role | None:
+    """The role of `key`, or None: deployment keys first, then created keys."""
+    return env_role(env_keys, key) or stored_role(engine, key)

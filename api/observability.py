@@ -7,6 +7,9 @@ from datetime import date
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from features.contract import Kind
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("needcast_http_requests_total", "HTTP requests", ["method", "route", "status"],
@@ -18,11 +21,18 @@ DATA_AGE = Gauge("needcast_forecast_data_age_days", "days since the last day of 
                  registry=REGISTRY)
 INGESTED = Counter("needcast_ingested_rows_total", "rows accepted by ingestion", ["kind"], registry=REGISTRY)
 REJECTED = Counter("needcast_rejected_rows_total", "rows rejected by ingestion", ["kind"], registry=REGISTRY)
+for _kind in (Kind.usage, Kind.feedback):  # exposed as 0 before the first ingestion, so rates start at once
+    INGESTED.labels(_kind.value)
+    REJECTED.labels(_kind.value)
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+EXAMPLE = ('# HELP needcast_http_requests_total HTTP requests\n# TYPE needcast_http_requests_total counter\n'
+           'needcast_http_requests_total{method="GET",route="/v1/forecasts",status="200"} 42.0\n')
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {"example": EXAMPLE}}}})
 def metrics(request: Request) -> Response:
     """Prometheus exposition format; needs no key."""
     live = request.app.state.live
@@ -33,15 +43,34 @@ def metrics(request: Request) -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-def instrument(app: FastAPI) -> None:
-    """Count and time every request by its route template (not its raw path, to bound label cardinality)."""
+class _Measure:
+    """Pure ASGI middleware (no per-request task group, unlike `@app.middleware`): count and time each request."""
 
-    @app.middleware("http")
-    async def _measure(request: Request, call_next):
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        LATENCY.labels(request.method, template).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, template, str(response.status_code)).inc()
-        return response
+        status = 500  # what the client gets when the app raises before answering
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            # The route template, not the raw path, bounds the label cardinality.
+            template = getattr(scope.get("route"), "path", "unmatched")
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            REQUESTS.labels(scope["method"], template, str(status)).inc()
+
+
+def instrument(app: FastAPI) -> None:
+    """Count and time every request by its route template."""
+    app.add_middleware(_Measure)

@@ -60,6 +60,16 @@ class ModelsResponse(BaseModel):
     champion: ModelSummary | None
     challengers: list[ModelSummary]
 
+    model_config = {"json_schema_extra": {"examples": [{
+        "live_version": "3",
+        "champion": {"name": "needcast-demand", "version": "3", "role": "champion",
+                     "created_at": "2026-11-01T10:00:00+00:00", "run_id": "4f9c2a", "data_until": "2026-10-31",
+                     "metrics": {"wape": 0.21, "coverage_80": 0.81}},
+        "challengers": [{"name": "needcast-demand", "version": "4", "role": "challenger",
+                         "created_at": "2026-11-08T10:00:00+00:00", "run_id": "7d1e0b", "data_until": "2026-11-07",
+                         "metrics": {"wape": 0.23, "coverage_80": 0.78}}],
+    }]}}
+
 
 class FieldErrorOut(BaseModel):
     field: str
@@ -80,3 +90,23 @@ class IngestResponse(BaseModel):
         {"accepted": 2, "duplicates": 1,
          "rejected": [{"index": 3, "errors": [{"field": "date", "message": "not an ISO 8601 date or date-time"}]}]}
     ]}}
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: `detail` names the field at fault where there is one."""
+
+    detail: str
+
+
+def error(description: str, example: str) -> dict:
+    """An OpenAPI `responses` entry of an error with its `{"detail"}` example."""
+    return {"model": ErrorOut, "description": description,
+            "content": {"application/json": {"example": {"detail": example}}}}
+
+
+AUTH_ERRORS = {
+    401: error("missing or wrong API key", "invalid API key"),
+    403: error("the key's role may not use this route", "this route needs the planner role"),
+}
+NO_CHAMPION = {503: error("no champion model loaded yet", "no champion model loaded yet: train first")}
+BAD_JSON = {400: error("the body is not valid JSON", "There was an error parsing the body")}

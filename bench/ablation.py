@@ -2,7 +2,9 @@
 
 Usage: `.venv/bin/python -m bench.ablation [--seeds 7,11] [--quick]`.
 - feedback: the generated `sample` world and the `leads` world (waves of complaints five weeks before a demand
-  rise), the last 28 days held out; needcast with and without its feedback features, in the same run.
+  rise), the last 28 days held out; needcast with and without its feedback features, and with them plus the
+  shares of the 5 largest needs topics (topics fitted on the feedback up to the origin, texts embedded with the
+  bench cache of `bench.needs_quality`), in the same run.
 - events: the `events` world, one origin 8 days before each notification campaign that has an earlier one to learn
   from; every campaign is a registered event (the held-out one too: a planned campaign is known ahead); needcast
   with and without the event features, WAPE over the campaign's series and days and over everything.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, replace
@@ -28,10 +31,13 @@ import pandas as pd
 from bench.forecast_peers import score
 from bench.peer_cases import Case, World, load_world, world_case
 from features.event_features import event_features
+from features.feedback_features import frequent_topics
 from features.series import series_frame, split_series_id
+from forecast.needs import Encode, feedback_with_topics
 from training.backtest import run_backtest
 from training.config import DemandConfig
 from training.demand_model import fit_forecaster, model_frame, with_events_in_history
+from training.needs_training import NeedsConfig, fit_needs, prepare_feedback
 
 __all__ = ["Variant", "event_cases", "run_variant", "window_wape"]
 
@@ -95,33 +101,58 @@ def event_cases(world: World, h: int = 28, days_before: int = 8) -> list[tuple[s
     return out
 
 
-def feedback_ablation(seeds: list[int], base: DemandConfig) -> tuple[list[str], list[dict]]:
-    """Rows of the feedback table: per world and seed, held-out and backtest WAPE with and without feedback."""
+def topic_feedback(world_name: str, seed: int, case: Case, encode: Encode) -> pd.DataFrame:
+    """The case's feedback with the `topic` a needs model fitted on the feedback up to the origin gives its texts."""
+    from needcast.sample_data import generate_world
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = generate_world(Path(tmp), world=world_name, seed=seed).feedback
+        fb = pd.read_csv(path, usecols=["created_at", "segment", "service", "rating", "text"],
+                         parse_dates=["created_at"])
+    fb = fb[fb["created_at"] < case.cutoff + pd.Timedelta(days=1)].reset_index(drop=True)
+    config = NeedsConfig()
+    docs = prepare_feedback(fb, case.cutoff, config.days_used)
+    x = np.asarray(encode(docs["text"].tolist()), dtype=np.float32)
+    snapshot = fit_needs(docs, x, case.cutoff.normalize(), config).snapshot
+    return feedback_with_topics(fb, encode, snapshot, config.days_used)
+
+
+VARIANTS = ("on", "off", "topics")  # feedback features; none; feedback features and topic shares
+
+
+def feedback_ablation(seeds: list[int], base: DemandConfig, encode: Encode) -> tuple[list[str], list[dict]]:
+    """Rows of the feedback table: per world and seed, held-out and backtest WAPE of each of VARIANTS."""
     rows = []
     for world_name in ("sample", "leads"):
         for seed in seeds:
             world = load_world(world_name, seed)
             case = world_case(f"{world_name} seed {seed}", world, f"the `{world_name}` world")
             lead_mask = _lead_rows(case, world.truth)
-            for use_feedback in (True, False):
-                v = run_variant(case, replace(base, use_feedback=use_feedback))
-                row = {"world": world_name, "seed": seed, "feedback": use_feedback,
+            labelled = topic_feedback(world_name, seed, case, encode)
+            configs = {"on": (case, replace(base, use_feedback=True)), "off": (case, replace(base, use_feedback=False)),
+                       "topics": (replace(case, feedback=labelled),
+                                  replace(base, use_feedback=True, feedback_topics=frequent_topics(labelled)))}
+            for variant in VARIANTS:
+                v = run_variant(*configs[variant])
+                row = {"world": world_name, "seed": seed, "variant": variant,
                        "held_out": v.held_out["wape"], "backtest": v.backtest_wape, "seconds": v.seconds,
                        "lead_rows": window_wape(case, v.pred, lead_mask) if lead_mask.any() else None}
                 rows.append(row)
-                print(f"  {case.name} feedback={use_feedback}: held-out {row['held_out']:.4f} backtest "
+                print(f"  {case.name} {variant}: held-out {row['held_out']:.4f} backtest "
                       f"{row['backtest']:.4f} {v.seconds:.0f}s", file=sys.stderr)
     return _feedback_table(rows), rows
 
 
 def _feedback_table(rows: list[dict]) -> list[str]:
-    lines = ["| world | seed | with feedback: held-out / backtest WAPE | without | held-out WAPE on the led rises "
-             "(with / without) |", "|---|---|---|---|---|"]
-    for i in range(0, len(rows), 2):
-        on, off = rows[i], rows[i + 1]
-        led = (f"{on['lead_rows']:.3f} / {off['lead_rows']:.3f}" if on["lead_rows"] is not None else "-")
+    lines = ["| world | seed | with feedback: held-out / backtest WAPE | without | feedback + topic shares | "
+             "held-out WAPE on the led rises (with / without / + topic shares) |", "|---|---|---|---|---|---|"]
+    for i in range(0, len(rows), len(VARIANTS)):
+        on, off, topics = rows[i : i + len(VARIANTS)]
+        led = (f"{on['lead_rows']:.3f} / {off['lead_rows']:.3f} / {topics['lead_rows']:.3f}"
+               if on["lead_rows"] is not None else "-")
         lines.append(f"| {on['world']} | {on['seed']} | {on['held_out']:.3f} / {on['backtest']:.3f} | "
-                     f"{off['held_out']:.3f} / {off['backtest']:.3f} | {led} |")
+                     f"{off['held_out']:.3f} / {off['backtest']:.3f} | "
+                     f"{topics['held_out']:.3f} / {topics['backtest']:.3f} | {led} |")
     return lines
 
 
@@ -165,7 +196,9 @@ def _change(rows: list[dict], on: str, off: str) -> str:
 
 def summary(fb_rows: list[dict], ev_rows: list[dict]) -> list[str]:
     """The measured changes in words, and the defaults they decided."""
-    pairs = [{**fb_rows[i], **{f"{k}_off": v for k, v in fb_rows[i + 1].items()}} for i in range(0, len(fb_rows), 2)]
+    n = len(VARIANTS)
+    pairs = [{**fb_rows[i], **{f"{k}_off": v for k, v in fb_rows[i + 1].items()},
+              **{f"{k}_topics": v for k, v in fb_rows[i + 2].items()}} for i in range(0, len(fb_rows), n)]
     by_world = {w: [p for p in pairs if p["world"] == w] for w in ("sample", "leads")}
     led = [p for p in by_world["leads"] if p["lead_rows"] is not None]
     default = DemandConfig()
@@ -176,6 +209,13 @@ def summary(fb_rows: list[dict], ev_rows: list[dict]) -> list[str]:
         f"{_change(by_world['leads'], 'held_out', 'held_out_off')}, backtest "
         f"{_change(by_world['leads'], 'backtest', 'backtest_off')}, on the led rises "
         f"{_change(led, 'lead_rows', 'lead_rows_off')}.",
+        "",
+        f"Topic shares on top of the feedback features, mean change of WAPE against the feedback features alone: "
+        f"`sample` held-out {_change(by_world['sample'], 'held_out_topics', 'held_out')}, backtest "
+        f"{_change(by_world['sample'], 'backtest_topics', 'backtest')}; `leads` held-out "
+        f"{_change(by_world['leads'], 'held_out_topics', 'held_out')}, backtest "
+        f"{_change(by_world['leads'], 'backtest_topics', 'backtest')}, on the led rises "
+        f"{_change(led, 'lead_rows_topics', 'lead_rows')}.",
         "",
         f"Event features: WAPE on the campaigns' days {_change(ev_rows, 'window_on', 'window_off')} (lower in "
         f"{sum(r['window_on'] < r['window_off'] for r in ev_rows)} of {len(ev_rows)}), overall "
@@ -194,7 +234,9 @@ INTRO = (
     "history in one run (`bench/ablation.py`, 1 LightGBM thread). Feedback: the generated `sample` world (feedback "
     "moves with demand) and the `leads` world (the sample world plus waves of complaints about three services, each "
     "followed five weeks later by a 1.6x rise of their demand for six weeks), the last 28 days held out; WAPE "
-    "held-out / over the 4 backtest windows before the origin; \"led rises\": the held-out days and series of the "
+    "held-out / over the 4 backtest windows before the origin; \"+ topic shares\": the feedback features and the "
+    "shares of the 5 largest topics of a needs model fitted on the feedback up to the origin; \"led rises\": the "
+    "held-out days and series of the "
     "rises that complaints announced. Events: the `events` world, one origin 8 days before each notification "
     "campaign (1.4x for two weeks on one service and segment) that has an earlier campaign to learn from; all "
     "campaigns are registered events, the held-out one as a planned event."
@@ -204,7 +246,10 @@ DECISION = (
     "moves with demand they cost a little, and they help only where feedback leads demand by more than the horizon "
     "they are lagged by (28 days). The backtest does not see that help either, so an automatic per-data choice "
     "would drop them there too: turn them on with `NEEDCAST_FEEDBACK_FEATURES=true` when complaints are known to "
-    "announce demand. Event features are **on** (`use_events = True`) and used whenever a registered event overlaps "
+    "announce demand. The shares of the 5 largest needs topics (`DemandConfig.feedback_topics`, chosen at training "
+    "from the needs model's labels) belong to the same opt-in group: they move WAPE by less than the column "
+    "sampling does, so they are no reason to turn feedback features on by themselves. Event features are **on** "
+    "(`use_events = True`) and used whenever a registered event overlaps "
     "the history. The model learns an event's effect from past registered events only: with one to three earlier "
     "campaigns of a 1.4x lift, each on 3 of 129 series, it recovers part of the lift (a full one would bring the "
     "sum to 1.00 of the actual), so planners should register past campaigns as well as planned ones. Overall WAPE "
@@ -237,7 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     seeds = seeds[:1] if args.quick else seeds
     base = DemandConfig()
     print("feedback features:", file=sys.stderr)
-    fb_lines, fb_rows = feedback_ablation(seeds, base)
+    from bench.needs_quality import cached_encoder
+
+    fb_lines, fb_rows = feedback_ablation(seeds, base, cached_encoder().encode)
     print("event features:", file=sys.stderr)
     ev_lines, ev_rows = events_ablation(seeds, base, args.quick)
     body = "\n".join([INTRO, "", f"`{command.strip()}` — {date.today().isoformat()}", "", *fb_lines, "",

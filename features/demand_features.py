@@ -11,15 +11,16 @@ import pandas as pd
 from features.calendar import CALENDAR_COLUMNS, calendar_features
 from features.contract import SERIES_KEY
 from features.event_features import EVENT_COLUMNS, event_features
-from features.feedback_features import FEEDBACK_COLUMNS, feedback_features
+from features.feedback_features import FEEDBACK_COLUMNS, feedback_features, topic_share_columns
 
 __all__ = ["STATIC_COLUMNS", "exogenous_columns", "future_grid", "with_exogenous"]
 
 STATIC_COLUMNS = list(SERIES_KEY)
 
 
-def exogenous_columns(use_feedback: bool, use_events: bool = False) -> list[str]:
-    return CALENDAR_COLUMNS + (FEEDBACK_COLUMNS if use_feedback else []) + (EVENT_COLUMNS if use_events else [])
+def exogenous_columns(use_feedback: bool, use_events: bool = False, n_topics: int = 0) -> list[str]:
+    feedback = FEEDBACK_COLUMNS + topic_share_columns(n_topics) if use_feedback else []
+    return CALENDAR_COLUMNS + feedback + (EVENT_COLUMNS if use_events else [])
 
 
 def _period_calendar(ds: pd.Series, freq: str) -> pd.DataFrame:
@@ -42,12 +43,16 @@ def _period_calendar(ds: pd.Series, freq: str) -> pd.DataFrame:
 def with_exogenous(
     frame: pd.DataFrame, feedback: pd.DataFrame | None, freq: str, horizon: int, use_feedback: bool,
     feedback_window_days: int = 28, events: pd.DataFrame | None = None, use_events: bool = False,
+    feedback_topics: tuple[int, ...] = (),
 ) -> pd.DataFrame:
-    """`frame` (unique_id, ds, key columns[, y]) with calendar and, if asked, feedback and event features added."""
+    """`frame` (unique_id, ds, key columns[, y]) with calendar and, if asked, feedback and event features added.
+
+    `feedback_topics`: topic ids whose shares become features (they need a `topic` column in `feedback`).
+    """
     cal = _period_calendar(frame["ds"], freq)
     out = frame.join(cal, on="ds")
     if use_feedback:
-        fb = feedback_features(frame, feedback, horizon, freq, feedback_window_days)
+        fb = feedback_features(frame, feedback, horizon, freq, feedback_window_days, feedback_topics)
         out = out.merge(fb, on=["unique_id", "ds"], how="left")
     if use_events:
         out = out.merge(event_features(frame, events, freq), on=["unique_id", "ds"], how="left")

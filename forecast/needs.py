@@ -22,8 +22,8 @@ from training.needs_snapshot import NeedsSnapshot
 from training.needs_training import NeedsConfig, build_snapshot, prepare_feedback
 from training.topics import assign_topics
 
-__all__ = ["NeedsCache", "ServedNeeds", "assign_feedback_topics", "load_needs", "refresh_needs",
-           "store_needs"]
+__all__ = ["NeedsCache", "ServedNeeds", "assign_feedback_topics", "feedback_with_topics", "load_needs",
+           "refresh_needs", "store_needs"]
 
 NEEDS_KEY = "needs"
 STAMP_KEY = "needs_stamp"
@@ -128,6 +128,25 @@ def assign_feedback_topics(feedback: pd.DataFrame, encode: Encode, snapshot: Nee
     texts = feedback["text"].fillna("").astype(str).tolist()
     ids = assign_topics(np.asarray(encode(texts), dtype=np.float32), snapshot.topic_set)
     return pd.Series(ids, index=feedback.index, name="topic_id")
+
+
+def feedback_with_topics(feedback: pd.DataFrame, encode: Encode | None, snapshot: NeedsSnapshot | None,
+                         history_days: int) -> pd.DataFrame:
+    """`feedback` without its text and with a `topic` column: the served topic id of each text a needs run
+    covers (non-empty, within `history_days` of the newest feedback), NaN for the others.
+
+    Without an encoder or a snapshot with topics every `topic` is NaN (the demand model's shares go missing).
+    """
+    out = feedback.drop(columns=["text"], errors="ignore").assign(topic=np.nan)
+    if encode is None or snapshot is None or not len(snapshot.topic_set.ids) or "text" not in feedback \
+            or feedback.empty:
+        return out
+    created = pd.to_datetime(feedback["created_at"])
+    start = created.max().normalize() + pd.Timedelta(days=1) - pd.Timedelta(days=history_days)
+    covered = (feedback["text"].fillna("").astype(str).str.strip() != "") & (created >= start)
+    if covered.any():
+        out.loc[covered, "topic"] = assign_feedback_topics(feedback[covered], encode, snapshot).astype(float)
+    return out
 
 
 def refresh_needs(feedback: pd.DataFrame, encode: Encode, snapshot: NeedsSnapshot,

@@ -50,7 +50,8 @@ def refresh_all(engine: Engine, client: MlflowClient, encode: Encode | None,
                 step: Callable[[str], None] = lambda _m: None, needs_history_days: int = 120) -> RefreshResult:
     """Forecasts with the demand champion, needs with the served topics, then segments and suggestions."""
     step("forecasting with the champion")
-    served = refresh_forecasts(engine, client)
+    history_days = NeedsConfig(history_days=needs_history_days).days_used
+    served = refresh_forecasts(engine, client, encode, history_days)
     needs = load_needs(engine)
     snapshot = needs.snapshot if needs else None
     if snapshot is not None and encode is not None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from sqlalchemy import Engine, delete, select
@@ -15,6 +16,8 @@ from sqlalchemy import Engine, delete, select
 from features import tables
 from features.history import load_events, load_feedback, load_usage
 from features.series import series_frame, split_series_id
+from forecast.needs import Encode, feedback_with_topics, load_needs
+from training.config import DemandConfig
 from training.demand_model import DemandForecaster
 from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
 
@@ -66,20 +69,42 @@ def load_champion_forecaster(client: MlflowClient) -> tuple[ModelVersionInfo, De
     return info, model.unwrap_python_model().forecaster
 
 
-def refresh_forecasts(engine: Engine, client: MlflowClient) -> ServedForecasts:
+def _feedback(engine: Engine, config: DemandConfig, encode: Encode | None, history_days: int) -> pd.DataFrame:
+    """The feedback the forecaster's config reads; with `feedback_topics`, labelled with the served needs topics.
+
+    Topics that cannot be had (no encoder, no needs snapshot, an encoder that does not fit the centroids) leave
+    `topic` NaN: the share features are then missing, which LightGBM handles.
+    """
+    columns = ["created_at", "segment", "service", "rating"]
+    if not config.feedback_topics:
+        return load_feedback(engine, columns)
+    feedback = load_feedback(engine, [*columns, "text"])
+    needs = load_needs(engine)
+    try:
+        return feedback_with_topics(feedback, encode, needs.snapshot if needs else None, history_days)
+    except ValueError as err:  # e.g. centroids of another encoder's dimension
+        log.warning("feedback topics unavailable, topic shares left missing: %s", err)
+        return feedback[columns].assign(topic=np.nan)
+
+
+def refresh_forecasts(engine: Engine, client: MlflowClient, encode: Encode | None = None,
+                      needs_history_days: int = 365) -> ServedForecasts:
     """Recompute every series' forecast from the latest data with the champion (no retraining) and store it.
 
     Registered events are read from the store, so an event added since training shapes the next refresh.
+    A champion with topic-share features gets feedback labelled by the served needs topics (`encode` embeds
+    the texts of the last `needs_history_days` days, as the needs run does).
     """
     loaded = load_champion_forecaster(client)
     if loaded is None:
         raise LookupError("no champion model yet: run `needcast train` first")
     info, forecaster = loaded
     usage = load_usage(engine)
-    feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
+    feedback = _feedback(engine, forecaster.config, encode, needs_history_days) \
+        if forecaster.config.use_feedback else None
     series = series_frame(usage, forecaster.config.freq)
     events = load_events(engine) if forecaster.config.use_events else None
-    pred = forecaster.predict(series, feedback if forecaster.config.use_feedback else None, events=events)
+    pred = forecaster.predict(series, feedback, events=events)
     table = pd.concat([split_series_id(pred["unique_id"]), pred[["ds", "p10", "p50", "p90", "mean"]]], axis=1)
     table = table.rename(columns={"ds": "date"})
     run = client.get_run(info.run_id)

@@ -395,9 +395,11 @@ app.add_typer(model_app, name="model")
 
 @model_app.command("install")
 def model_install() -> None:
-    """Convert the bundled offline embedding model once (no network); a no-op when already done."""
+    """Convert the bundled offline embedding model and export it to int8 ONNX, once (no network)."""
     from features.e5_bundle import ensure_bundled_model
+    from features.onnx_encoder import ensure_onnx_model
 
     settings = get_settings()
     path = ensure_bundled_model(settings.models_dir)
     out.print(f"embedding model ready at {path}")
+    out.print(f"ONNX export ready at {ensure_onnx_model(settings.models_dir)}")

@@ -11,7 +11,7 @@ from features.history import load_events, load_feedback, load_usage
 from features.ingest import IngestReport, ingest_frame
 from features.readers import read_table
 from features.store import get_engine
-from forecast.needs import load_needs, store_needs
+from forecast.needs import feedback_with_topics, load_needs, store_needs
 from forecast.refresh import refresh_all, refresh_insights
 from forecast.served import load_served, refresh_forecasts
 from needcast.settings import Settings
@@ -56,26 +56,31 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
     feedback = load_feedback(engine)
     encode = None
     needs_run = None
+    needs_config = needs_config or NeedsConfig(history_days=settings.needs_history_days)
     if with_needs and len(feedback) >= 2:
         step("loading the embedding model")
         encode = feedback_encoder(settings)
         previous = load_needs(engine)
         needs_run = train_needs(feedback, encode, client, settings.mlflow_artifact_root,
                                 previous.snapshot if previous else None, encoder_name=settings.embedding_model,
-                                config=needs_config or NeedsConfig(history_days=settings.needs_history_days),
-                                step=step)
+                                config=needs_config, step=step)
         store_needs(engine, needs_run.snapshot)
     if config is None:
         config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
         if settings.feedback_features is not None:
             config = replace(config, use_feedback=settings.feedback_features)
-    run = train_demand(usage, feedback[["created_at", "segment", "service", "rating"]], client,
-                       settings.mlflow_artifact_root, config, step, events=load_events(engine))
+    demand_feedback = feedback[["created_at", "segment", "service", "rating"]]
+    if config.use_feedback and needs_run is not None:
+        step("labelling feedback with the needs topics")  # embeddings come from the cache filled just above
+        demand_feedback = feedback_with_topics(feedback[[*demand_feedback.columns, "text"]], encode,
+                                               needs_run.snapshot, needs_config.days_used)
+    run = train_demand(usage, demand_feedback, client, settings.mlflow_artifact_root, config, step,
+                       events=load_events(engine))
     champ = champion_info(client, DEMAND_MODEL)
     refreshed = False
     if champ is not None and (run.promoted or load_served(engine, champ.version) is None):
         step("computing served forecasts with the champion")
-        served = refresh_forecasts(engine, client)
+        served = refresh_forecasts(engine, client, encode, needs_config.days_used)
         refreshed = True
     else:
         served = load_served(engine, champ.version) if champ else None

@@ -28,6 +28,9 @@ class DemandConfig:
     # in docs/benchmarks.md); NEEDCAST_FEEDBACK_FEATURES turns them on for such data.
     use_feedback: bool = False
     feedback_window_days: int = 28
+    # Needs-topic ids whose shares of a series' feedback are features (with use_feedback; chosen at training
+    # as the most frequent, `features.feedback_features.frequent_topics`); empty: no topic shares.
+    feedback_topics: tuple[int, ...] = ()
     use_events: bool = True  # registered events as features (off in training when none touch the history)
     interval: tuple[float, float] = (0.1, 0.9)
     country: str = "RU"  # calendar of public holidays (the `holidays` package's country code)
@@ -102,7 +105,7 @@ class DemandConfig:
 
         lgbm = {k.removeprefix("lgbm."): parse(v) for k, v in params.items() if k.startswith("lgbm.")}
         kw = {k: parse(v) for k, v in params.items() if not k.startswith("lgbm.") and k in cls.__dataclass_fields__}
-        for k in ("lags", "rolling_windows", "interval"):
+        for k in ("lags", "rolling_windows", "interval", "feedback_topics"):
             if isinstance(kw.get(k), list):
                 kw[k] = tuple(kw[k])
         if "use_feedback" in kw:  # a logged run: one from before events existed had none

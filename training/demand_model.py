@@ -80,7 +80,9 @@ def blend_smoothing(pred: pd.DataFrame, history: pd.DataFrame, config: DemandCon
 
 def _exogenous(config: DemandConfig) -> list[str]:
     # features/ builds calendar, feedback and event tables for days and weeks only; a monthly model uses lags alone.
-    return [] if config.freq == "M" else exogenous_columns(config.use_feedback, config.use_events)
+    if config.freq == "M":
+        return []
+    return exogenous_columns(config.use_feedback, config.use_events, len(config.feedback_topics))
 
 
 def with_events_in_history(config: DemandConfig, series: pd.DataFrame, events: pd.DataFrame | None) -> DemandConfig:
@@ -116,7 +118,7 @@ def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config:
     if config.freq == "M":
         return frame.astype({c: "category" for c in STATIC_COLUMNS})
     out = with_exogenous(frame, feedback, config.freq, config.h, config.use_feedback, config.feedback_window_days,
-                         events, config.use_events)
+                         events, config.use_events, config.feedback_topics)
     if config.country != "RU":
         # features.demand_features builds Russia's calendar; until it takes a country, replace the columns here.
         out[CALENDAR_COLUMNS] = _calendar(out["ds"], config.freq, config.country)[CALENDAR_COLUMNS].to_numpy()

@@ -8,7 +8,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cloudpickle
@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from mlflow.models import ModelSignature, infer_signature
 
 from features.event_features import EVENT_COLUMNS
+from features.feedback_features import frequent_topics
 from features.series import series_frame
 from training.backtest import BacktestResult, run_backtest
 from training.config import DemandConfig
@@ -101,9 +102,12 @@ def train_demand(
     """Backtest and fit on all usage, log everything, register, and decide the champion.
 
     `events` (`features.history.load_events`) are used when the config asks and one overlaps the history;
-    the logged `use_events` says whether they were.
+    the logged `use_events` says whether they were. With `use_feedback`, a `topic` column of needs-topic ids in
+    `feedback` and no `feedback_topics` in the config, the most frequent topics become share features.
     """
     config = config or DemandConfig()
+    if config.use_feedback and not config.feedback_topics:
+        config = replace(config, feedback_topics=frequent_topics(feedback))
     started = time.perf_counter()
     step("building features")
     series = series_frame(usage, config.freq)

@@ -9,19 +9,24 @@ from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, Field
 
 from api.deps import AdminDep, EngineDep, LiveDep, SettingsDep
+from api.schemas import AUTH_ERRORS, BAD_JSON, error
 from needcast.jobs import refresh_served
 from needcast.training_jobs import JobAlreadyRunning, get_job, start_training_job
 
-router = APIRouter(prefix="/v1", tags=["operations"])
+router = APIRouter(prefix="/v1", tags=["operations"], responses=AUTH_ERRORS)
 
 
 class TrainRequest(BaseModel):
     horizon: Annotated[int | None, Field(ge=1, le=366)] = None
     freq: Literal["D", "W"] = "D"
 
+    model_config = {"json_schema_extra": {"examples": [{"horizon": 28, "freq": "D"}]}}
+
 
 class JobAccepted(BaseModel):
     job_id: str
+
+    model_config = {"json_schema_extra": {"examples": [{"job_id": "3f2a9c4e1b7d6a05"}]}}
 
 
 class JobState(BaseModel):
@@ -33,9 +38,26 @@ class JobState(BaseModel):
     finished_at: str | None
     result: dict | None = Field(None, description="model version, champion_moved and backtest metrics at the end")
 
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": "3f2a9c4e1b7d6a05", "state": "succeeded", "progress": "done", "params": {"horizon": 28, "freq": "D"},
+        "created_at": "2026-11-02T03:00:00", "finished_at": "2026-11-02T03:04:12",
+        "result": {"version": "4", "champion_moved": True, "metrics": {"wape": 0.21}},
+    }]}}
+
+
+class RefreshResult(BaseModel):
+    model_version: str
+    data_until: str
+    rows: int
+
+    model_config = {"protected_namespaces": (), "json_schema_extra": {
+        "examples": [{"model_version": "3", "data_until": "2026-11-01", "rows": 672}]}}
+
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
-             responses={409: {"description": "a training job is already running"}})
+             responses={409: error("a training job is already running",
+                                   "training job 3f2a9c4e1b7d6a05 is still running; follow /v1/jobs/3f2a9c4e1b7d6a05"),
+                        **BAD_JSON})
 def post_train(_: AdminDep, engine: EngineDep, body: TrainRequest | None = None) -> JobAccepted:
     """Start a training job (one at a time); follow it at `/v1/jobs/{job_id}`."""
     body = body or TrainRequest()
@@ -45,7 +67,8 @@ def post_train(_: AdminDep, engine: EngineDep, body: TrainRequest | None = None)
         raise HTTPException(status.HTTP_409_CONFLICT, f"{exc}; follow /v1/jobs/{exc.job_id}") from exc
 
 
-@router.get("/jobs/{job_id}", response_model=JobState, responses={404: {"description": "no such job"}})
+@router.get("/jobs/{job_id}", response_model=JobState,
+            responses={404: error("no such job", "job_id: no job '3f2a9c4e1b7d6a05'")})
 def get_job_state(_: AdminDep, engine: EngineDep, job_id: str) -> dict:
     """State, progress and, at the end, whether the champion moved."""
     job = get_job(engine, job_id)
@@ -54,7 +77,8 @@ def get_job_state(_: AdminDep, engine: EngineDep, job_id: str) -> dict:
     return job
 
 
-@router.post("/refresh", responses={409: {"description": "no champion yet"}})
+@router.post("/refresh", response_model=RefreshResult,
+             responses={409: error("no champion yet", "no champion model yet: run `needcast train` first")})
 async def post_refresh(_: AdminDep, settings: SettingsDep, live: LiveDep) -> dict:
     """Recompute forecasts, needs and suggestions from the latest data with the champions, without retraining."""
     try:

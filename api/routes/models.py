@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from fastapi import APIRouter, Request
 
 from api.deps import LiveDep, PlannerDep
-from api.schemas import ModelsResponse, ModelSummary
+from api.schemas import AUTH_ERRORS, ModelsResponse, ModelSummary
 from training.registry import CHAMPION, DEMAND_MODEL, champion_info
 
-router = APIRouter(prefix="/v1", tags=["models"])
+router = APIRouter(prefix="/v1", tags=["models"], responses=AUTH_ERRORS)
 
 
 @router.get("/models", response_model=ModelsResponse)

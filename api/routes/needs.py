@@ -13,9 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
 
 from api.deps import PlannerDep
+from api.schemas import AUTH_ERRORS, error
 from forecast.needs import NeedsCache, ServedNeeds
 
-router = APIRouter(prefix="/v1/needs", tags=["needs"])
+router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=AUTH_ERRORS)
 
 
 class NeedsModelRef(BaseModel):
@@ -106,6 +107,8 @@ def served_needs(request: Request) -> ServedNeeds | None:
 
 
 NeedsDep = Annotated[ServedNeeds | None, Depends(served_needs)]
+UNKNOWN_SEGMENT = error("the segment has no feedback in the served snapshot",
+                        "segment: no feedback from segment 'pensioner'")
 SegmentQuery = Annotated[str | None, Query(min_length=1, max_length=200, examples=["pensioners"])]
 
 
@@ -115,7 +118,7 @@ def _check_segment(needs: ServedNeeds, segment: str | None) -> None:
 
 
 @router.get("/emerging", response_model=EmergingResponse,
-            responses={404: {"description": "the segment has no feedback in the served snapshot"}})
+            responses={404: UNKNOWN_SEGMENT})
 def get_emerging(
     _: PlannerDep,
     needs: NeedsDep,
@@ -132,7 +135,7 @@ def get_emerging(
 
 
 @router.get("/topics", response_model=TopicsResponse,
-            responses={404: {"description": "the segment has no feedback in the served snapshot"}})
+            responses={404: UNKNOWN_SEGMENT})
 def get_topics(_: PlannerDep, needs: NeedsDep, segment: SegmentQuery = None) -> dict:
     """Every topic with its feedback count per period (all segments, or one), largest first."""
     if needs is None:

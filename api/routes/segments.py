@@ -8,8 +8,9 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel
 
 from api.deps import LiveDep, PlannerDep, PortalDep
+from api.schemas import AUTH_ERRORS, NO_CHAMPION, error
 
-router = APIRouter(prefix="/v1", tags=["segments"])
+router = APIRouter(prefix="/v1", tags=["segments"], responses=AUTH_ERRORS)
 
 
 class SegmentOut(BaseModel):
@@ -28,6 +29,13 @@ class SegmentOut(BaseModel):
 class SegmentsResponse(BaseModel):
     model_version: str
     items: list[SegmentOut]
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "model_version": "3",
+        "items": [{"segment": "pensioners", "series": 12, "services": ["passport_issue", "pension_assign"],
+                   "regions": ["center", "north"], "recent_volume": 1840.0, "previous_volume": 1712.0,
+                   "trend": 0.07, "mean_rating": 3.9, "recent_mean_rating": 3.6, "feedback_count": 412}],
+    }]}}
 
 
 class SuggestionOut(BaseModel):
@@ -54,16 +62,16 @@ def _insights(live: LiveDep) -> dict:
     return live.insights
 
 
-@router.get("/segments", response_model=SegmentsResponse)
-def get_segments(_: PlannerDep, live: LiveDep) -> dict:
+@router.get("/segments", response_model=SegmentsResponse, responses=NO_CHAMPION)
+async def get_segments(_: PlannerDep, live: LiveDep) -> dict:
     """Each segment with its series, recent volume, trend (forecast vs recent) and mean satisfaction."""
     insights = _insights(live)
     return {"model_version": live.forecasts.version, "items": insights["segments"]}
 
 
 @router.get("/segments/{segment}/suggestions", response_model=SuggestionsResponse,
-            responses={404: {"description": "unknown segment"}})
-def get_suggestions(
+            responses={404: error("unknown segment", "segment: unknown segment 'pensioner'"), **NO_CHAMPION})
+async def get_suggestions(
     _: PortalDep,
     live: LiveDep,
     segment: Annotated[str, Path(max_length=200, examples=["pensioners"])],

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from pydantic import BaseModel
 
 from api.deps import EngineDep, PlannerDep, SettingsDep, served
+from api.schemas import AUTH_ERRORS, NO_CHAMPION, error
 from features.contract import DEFAULT_HANDLE_MINUTES
 from features.history import load_services
 from forecast.served import ServedForecasts
 from forecast.staffing import staffing_table
 
-router = APIRouter(prefix="/v1", tags=["staffing"])
+router = APIRouter(prefix="/v1", tags=["staffing"], responses=AUTH_ERRORS)
 
 
 class StaffingItem(BaseModel):
@@ -41,7 +42,10 @@ class StaffingResponse(BaseModel):
     }]}}
 
 
-@router.get("/staffing", response_model=StaffingResponse)
+@router.get("/staffing", response_model=StaffingResponse, responses={
+    404: error("a filter matches no forecast", "date: 2030-01-01 is outside the forecast horizon"),
+    409: error("the live model is not daily", "staffing needs a daily model (train with --freq D)"),
+    **NO_CHAMPION})
 def get_staffing(
     _: PlannerDep,
     engine: EngineDep,

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from collections.abc import Iterator
+from datetime import date
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from api.limits import MAX_BODY_BYTES
 from tests.e2e.conftest import Server
 
 
@@ -136,11 +141,48 @@ def test_segments_suggestions_and_staffing(server: Server) -> None:
         assert planner.get("/v1/staffing", params={"wait_minutes": "-1"}).status_code == 422
 
 
-def test_metrics_are_exposed_without_a_key(server: Server) -> None:
-    with server.client("plan-key") as c:
-        c.get("/v1/forecasts", params={"horizon": 1})
+def _samples(server: Server) -> dict[tuple[str, frozenset], float]:
     with server.client() as anonymous:
         text = anonymous.get("/metrics").text
-    assert 'needcast_http_requests_total{method="GET",route="/v1/forecasts",status="200"}' in text
-    assert "needcast_live_model_version 1.0" in text
-    assert "needcast_forecast_data_age_days" in text
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_metrics_are_exposed_without_a_key(server: Server) -> None:
+    before = _samples(server)
+    with server.client("plan-key") as c:
+        c.get("/v1/forecasts", params={"horizon": 1})
+    with server.client("ingest-key") as c:
+        c.post("/v1/usage", json=[{"date": "2026-07-02", "service": "svc1", "segment": "seg1", "count": 2},
+                                  {"date": "someday", "service": "svc1", "segment": "seg1"}])
+    after = _samples(server)
+    route = {("method", "GET"), ("route", "/v1/forecasts")}
+    assert after[("needcast_http_requests_total", frozenset({*route, ("status", "200")}))] >= 1
+    assert after[("needcast_http_request_seconds_count", frozenset(route))] >= 1
+    assert ("needcast_http_request_seconds_bucket", frozenset({*route, ("le", "0.1")})) in after
+    assert after[("needcast_live_model_version", frozenset())] == 1
+    assert after[("needcast_forecast_data_age_days", frozenset())] == (date.today() - date(2026, 6, 30)).days
+    for name, grown in (("needcast_ingested_rows_total", 1), ("needcast_rejected_rows_total", 1)):
+        usage, feedback = (frozenset({("kind", kind)}) for kind in ("usage", "feedback"))
+        assert after[(name, usage)] - before.get((name, usage), 0) == grown
+        assert (name, feedback) in after  # exposed before any feedback arrives
+
+
+def test_ingestion_refuses_too_many_rows_or_too_large_a_body_with_413(server: Server) -> None:
+    row = {"date": "2026-07-03", "service": "svc0", "segment": "seg0", "region": "center", "count": 1}
+    with server.client("ingest-key") as c:
+        many = c.post("/v1/usage", json=[row] * 10_001)
+        assert many.status_code == 413 and "10001 rows" in many.json()["detail"]
+        assert c.post("/v1/usage", json=[row] * 10_000).status_code == 200
+        assert c.post("/v1/feedback", json=[{"created_at": "2026-07-03", "text": "x"}] * 10_001).status_code == 413
+
+        big = b"[" + b",".join([json.dumps({**row, "pad": "x" * 1000}).encode()] * 34_000) + b"]"
+        assert len(big) > MAX_BODY_BYTES
+        declared = c.post("/v1/usage", content=big, headers={"Content-Type": "application/json"})
+        assert declared.status_code == 413 and declared.json()["detail"].startswith("body: larger than 32 MiB")
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: the limit counts the bytes as they arrive
+            yield from (big[i : i + 2**20] for i in range(0, len(big), 2**20))
+
+        streamed = c.post("/v1/feedback", content=chunks(), headers={"Content-Type": "application/json"})
+        assert streamed.status_code == 413 and "32 MiB" in streamed.json()["detail"]

