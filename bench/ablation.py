@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.docs import replace_section
 from bench.forecast_peers import score
 from bench.peer_cases import Case, World, load_world, world_case
 from features.event_features import event_features
@@ -258,18 +259,8 @@ DECISION = (
 
 
 def write_section(body: str, path: Path = DOCS) -> None:
-    """Replace our section of the file (re-read now: others write other sections) or append it."""
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    start = text.find(f"\n{SECTION}\n")
-    if start < 0:
-        text = f"{text.rstrip()}\n\n{section}"
-    else:
-        rest = text[start + 1:]
-        end = rest.find("\n## ")
-        after = "" if end < 0 else rest[end + 1:]
-        text = f"{text[:start].rstrip()}\n\n{section}" + (f"\n{after}" if after else "")
-    path.write_text(text, encoding="utf-8")
+    """Replace this benchmark's section of the file (others write other sections)."""
+    replace_section(SECTION, body, path)
 
 
 def main(argv: list[str] | None = None) -> int:
