@@ -1,4 +1,5 @@
-# needcast service image: build the virtualenv in one stage, run as a non-root user in the next.
+# needcast image (API, worker and the MLflow server of deploy/compose.yaml): build the virtualenv in one stage,
+# run as a non-root user in the next.
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -7,7 +8,11 @@ ENV PATH=/opt/venv/bin:$PATH
 # CPU build of torch from the PyTorch CPU index, before anything can pull a CUDA build.
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 COPY pyproject.toml constraints.txt README.md ./
+# Every package of [tool.setuptools.packages.find] (tests/deploy/test_compose.py checks the list).
 COPY needcast needcast
+COPY jobs jobs
+COPY store store
+COPY text text
 COPY features features
 COPY training training
 COPY forecast forecast
@@ -27,10 +32,13 @@ ENV PATH=/opt/venv/bin:$PATH \
     MLFLOW_TRACKING_URI=sqlite:////var/lib/mlruns/mlflow.db \
     NEEDCAST_MLFLOW_ARTIFACT_ROOT=/var/lib/mlruns \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
-RUN mkdir -p /var/lib/needcast /var/lib/mlruns && chown needcast:needcast /var/lib/needcast /var/lib/mlruns
+RUN mkdir -p /var/lib/needcast /var/lib/mlruns /var/lib/mlartifacts \
+    && chown needcast:needcast /var/lib/needcast /var/lib/mlruns /var/lib/mlartifacts
 USER needcast
 WORKDIR /home/needcast
 VOLUME ["/var/lib/needcast", "/var/lib/mlruns"]
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
-ENTRYPOINT ["needcast", "serve", "--host", "0.0.0.0", "--port", "8000"]
+# `docker run needcast` serves the API; `docker run needcast worker` runs the job worker, `... db upgrade` migrates.
+ENTRYPOINT ["needcast"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

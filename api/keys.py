@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from sqlalchemy import Engine, select
 
-from features import tables
+from store import tables
 
 __all__ = ["Role", "create_key", "env_role", "parse_env_keys", "resolve_role", "stored_role"]
 

@@ -19,6 +19,12 @@ LATENCY = Histogram("needcast_http_request_seconds", "HTTP request latency", ["m
 LIVE_VERSION = Gauge("needcast_live_model_version", "version of needcast-demand being served", registry=REGISTRY)
 DATA_AGE = Gauge("needcast_forecast_data_age_days", "days since the last day of data behind served forecasts",
                  registry=REGISTRY)
+REGISTRY_UP = Gauge("needcast_registry_available",
+                    "1 when the model registry answered the last look, 0 while forecasts are served without it",
+                    registry=REGISTRY)
+SUPPRESSED = Counter("needcast_suppressed_cells_total",
+                     "values withheld from answers for fewer respondents than NEEDCAST_MIN_CELL", ["route"],
+                     registry=REGISTRY)
 INGESTED = Counter("needcast_ingested_rows_total", "rows accepted by ingestion", ["kind"], registry=REGISTRY)
 REJECTED = Counter("needcast_rejected_rows_total", "rows rejected by ingestion", ["kind"], registry=REGISTRY)
 for _kind in (Kind.usage, Kind.feedback):  # exposed as 0 before the first ingestion, so rates start at once
@@ -36,6 +42,7 @@ EXAMPLE = ('# HELP needcast_http_requests_total HTTP requests\n# TYPE needcast_h
 def metrics(request: Request) -> Response:
     """Prometheus exposition format; needs no key."""
     live = request.app.state.live
+    REGISTRY_UP.set(0.0 if live.registry == "unavailable" else 1.0)
     if live.forecasts is not None:
         LIVE_VERSION.set(float(live.forecasts.version))
         until = date.fromisoformat(live.forecasts.meta["data_until"])

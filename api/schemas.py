@@ -17,11 +17,18 @@ class ForecastItem(BaseModel):
     service: str
     segment: str
     region: str
+    service_name: str | None = None
+    segment_name: str | None = None
+    region_name: str | None = None
     date: dt.date
     p10: float = Field(ge=0)
     p50: float = Field(ge=0)
     p90: float = Field(ge=0)
     mean: float | None = Field(None, ge=0, description="expected value; sums coherently across series")
+    drivers: dict[str, float] | None = Field(
+        None, description="with explain=true: contribution of each feature family (day_of_week, holiday, event, "
+                          "recent_level, last_year, season, feedback, series, smoothing) and `baseline`; they add "
+                          "up to `mean`")
 
 
 class ForecastResponse(BaseModel):
@@ -37,6 +44,8 @@ class ForecastResponse(BaseModel):
                 "model": {"name": "needcast-demand", "version": "3", "trained_at": "2026-11-01T10:00:00+00:00"},
                 "freq": "D", "data_until": "2026-10-31",
                 "items": [{"service": "passport_issue", "segment": "youth", "region": "center",
+                           "service_name": "Выдача паспорта РФ", "segment_name": "Молодёжь",
+                           "region_name": "Центральный округ",
                            "date": "2026-11-01", "p10": 12.0, "p50": 17.5, "p90": 24.0}],
             }]
         },
@@ -85,6 +94,7 @@ class IngestResponse(BaseModel):
     accepted: int
     duplicates: int
     rejected: list[RejectedOut]
+    batch: str | None = Field(None, description="this ingest's id: `DELETE /v1/usage?id=` removes what it added")
 
     model_config = {"json_schema_extra": {"examples": [
         {"accepted": 2, "duplicates": 1,
@@ -107,6 +117,22 @@ def error(description: str, example: str) -> dict:
 AUTH_ERRORS = {
     401: error("missing or wrong API key", "invalid API key"),
     403: error("the key's role may not use this route", "this route needs the planner role"),
+    429: {**error("too many requests from this address or key, or too many wrong keys (see `Retry-After`)",
+                  "too many requests: at most 100 per 1 second"),
+          "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}},
 }
 NO_CHAMPION = {503: error("no champion model loaded yet", "no champion model loaded yet: train first")}
 BAD_JSON = {400: error("the body is not valid JSON", "There was an error parsing the body")}
+
+
+class DeleteResponse(BaseModel):
+    """What `DELETE /v1/usage` or `/v1/feedback` removed; the deletion is audited."""
+
+    kind: str
+    rows: int = Field(description="usage: series-days reduced or removed; feedback: texts removed")
+    amount: int = Field(description="usage: requests subtracted; feedback: texts removed")
+    audit_id: int
+    refresh_job: str | None = Field(None, description="the queued refresh that updates served answers")
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"kind": "usage", "rows": 28, "amount": 412, "audit_id": 3, "refresh_job": "5f0c2a9b1e7d4c3a"}]}}

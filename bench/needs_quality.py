@@ -31,7 +31,7 @@ import pandas as pd
 from bench.data import SHARED_DATA
 
 if TYPE_CHECKING:
-    from features.embeddings import CachedEncoder
+    from text.embedding_cache import CachedEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = SHARED_DATA / "citizen_feedback_texts_ru_kursk_en_nyc311.csv.gz"
@@ -41,9 +41,10 @@ Encode = Callable[[list[str]], np.ndarray]
 
 
 def cached_encoder() -> CachedEncoder:
-    from features.embeddings import CachedEncoder, TextEncoder
-    from features.store import get_engine
     from needcast.settings import get_settings
+    from store.engine import get_engine
+    from text.embedding_cache import CachedEncoder
+    from text.encoders import TextEncoder
 
     settings = get_settings()
     cache = settings.models_dir.parent / "bench_embeddings.db"

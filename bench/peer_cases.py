@@ -47,7 +47,7 @@ class Case:
     usage: pd.DataFrame | None  # usage rows up to the cutoff day; None where needcast reads `history` directly
     feedback: pd.DataFrame | None = None
     country: str = "RU"
-    events: pd.DataFrame | None = None  # registered events (features.history.load_events' columns), future ones too
+    events: pd.DataFrame | None = None  # registered events (store.reads.load_events' columns), future ones too
 
     @property
     def mlf_freq(self) -> str:
@@ -181,8 +181,23 @@ def sample() -> Case:
                       "28 held-out days")
 
 
+def unseen_sample() -> Case:
+    """The `sample` world with another seed (11): data nobody tuned on."""
+    return world_case("sample_seed11", load_world("sample", seed=11), "`generate_world(world=\"sample\", seed=11)` "
+                      "(unseen: 760 days, with feedback): daily requests per service x segment x region, "
+                      "28 held-out days")
+
+
+def unseen_alt() -> Case:
+    """The `alt` world (other services, segments and regions), seed 7: data nobody tuned on."""
+    return world_case("alt_seed7", load_world("alt", seed=7), "`generate_world(world=\"alt\", seed=7)` "
+                      "(unseen: another region's services and segments, with feedback): daily requests per "
+                      "service x segment x region, 28 held-out days")
+
+
 CASES: dict[str, Callable[[], Case]] = {"nyc_daily": nyc_daily, "nyc_weekly": nyc_weekly,
-                                        "fms_monthly": fms_monthly, "sample": sample}
+                                        "fms_monthly": fms_monthly, "sample": sample,
+                                        "sample_seed11": unseen_sample, "alt_seed7": unseen_alt}
 
 
 def load_case(name: str) -> Case:

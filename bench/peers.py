@@ -1,7 +1,9 @@
-"""The peers needcast is measured against: seasonal naive, AutoETS (statsforecast) and mlforecast + LightGBM.
+"""The peers needcast is measured against: seasonal naive, statsforecast's AutoETS, AutoTheta, AutoARIMA and
+their median, mlforecast + LightGBM, and neuralforecast's NHITS (a small global network on CPU).
 
 Each peer fits on a case's history and predicts its `h` held-out periods with 80% intervals; the result
-is a frame `unique_id, ds, p10, p50, p90` plus the seconds fit and predict took together.
+is a frame `unique_id, ds, p10, p50, p90` plus the seconds fit and predict took together. The median
+ensemble takes the median of the three statistical models' p10, p50 and p90; its seconds are their sum.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from mlforecast import MLForecast
 from mlforecast.lag_transforms import RollingMean
 from mlforecast.utils import PredictionIntervals
 from statsforecast import StatsForecast
-from statsforecast.models import AutoETS, SeasonalNaive
+from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
 from bench.peer_cases import Case
 
 __all__ = ["PEERS", "PeerResult", "run_peer"]
 
 LEVEL = 80
+# AutoTheta and AutoARIMA see the last two years of a daily history and three of a weekly one (their fit time
+# grows fast with its length: AutoTheta on 9 years of NYC days had not finished after 15 minutes on the shared
+# machine), all of a monthly one.
+RECENT = {"D": 730, "W": 156, "M": None}
+NHITS_STEPS = 300  # small on purpose: a CPU budget of tens of seconds per case
 # A practitioner's default global LightGBM per frequency: lags, rolling means on the first lag, date parts.
 MLF_SETUP = {
     "D": ([7, 14, 21, 28, 364], [7, 28], ["dayofweek", "month", "dayofyear"]),
@@ -45,8 +52,11 @@ class PeerResult:
     fit_seconds: float
 
 
-def _stats_model(case: Case, model) -> PeerResult:
+def _stats_model(case: Case, model, periods: int | None = None) -> PeerResult:
+    """A statsforecast model on the history (its last `periods` per series, if given)."""
     df = case.history[["unique_id", "ds", "y"]]
+    if periods is not None:
+        df = df.groupby("unique_id", observed=True).tail(periods)
     started = time.perf_counter()
     sf = StatsForecast(models=[model], freq=case.mlf_freq, n_jobs=1)
     with warnings.catch_warnings():
@@ -58,13 +68,74 @@ def _stats_model(case: Case, model) -> PeerResult:
     return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], seconds, seconds)
 
 
+_STATS_CACHE: dict[tuple, PeerResult] = {}  # the last fits, reused by the median ensemble
+
+
+def _cached(case: Case, name: str, model, periods: int | None = None) -> PeerResult:
+    key = (case.name, len(case.history), case.history["unique_id"].iloc[0], float(case.history["y"].sum()), name)
+    if key not in _STATS_CACHE:
+        if len(_STATS_CACHE) > 16:
+            _STATS_CACHE.clear()
+        _STATS_CACHE[key] = _stats_model(case, model, periods)
+    return _STATS_CACHE[key]
+
+
 def seasonal_naive(case: Case, threads: int) -> PeerResult:
     return _stats_model(case, SeasonalNaive(season_length=case.season))
 
 
 def auto_ets(case: Case, threads: int) -> PeerResult:
     # statsforecast fits no seasonal component for season_length > 24 (weekly data): it falls back to ZZN.
-    return _stats_model(case, AutoETS(season_length=case.season))
+    return _cached(case, "AutoETS", AutoETS(season_length=case.season))
+
+
+def auto_theta(case: Case, threads: int) -> PeerResult:
+    return _cached(case, "AutoTheta", AutoTheta(season_length=case.season), RECENT[case.freq])
+
+
+def auto_arima(case: Case, threads: int) -> PeerResult:
+    return _cached(case, "AutoARIMA", AutoARIMA(season_length=case.season), RECENT[case.freq])
+
+
+def stats_median(case: Case, threads: int) -> PeerResult:
+    """Median of AutoETS, AutoTheta and AutoARIMA, quantile by quantile (the fits are the ones above)."""
+    parts = [auto_ets(case, threads), auto_theta(case, threads), auto_arima(case, threads)]
+    keyed = [p.pred.set_index(["unique_id", "ds"])[["p10", "p50", "p90"]] for p in parts]
+    stacked = np.stack([k.reindex(keyed[0].index).to_numpy() for k in keyed])
+    pred = pd.DataFrame(np.median(stacked, axis=0), index=keyed[0].index, columns=["p10", "p50", "p90"])
+    seconds = sum(p.seconds for p in parts)
+    return PeerResult(pred.reset_index(), seconds, seconds)
+
+
+def nhits(case: Case, threads: int) -> PeerResult:
+    """NHITS from neuralforecast: one small network over all series, CPU, 80% band from a multi-quantile loss."""
+    import logging
+
+    import torch
+    from neuralforecast import NeuralForecast
+    from neuralforecast.losses.pytorch import MQLoss
+    from neuralforecast.models import NHITS
+
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    torch.set_num_threads(max(1, threads))
+    df = case.history[["unique_id", "ds", "y"]]
+    input_size = min(max(2 * case.h, 2 * case.season if case.season <= 52 else 2 * case.h), 104)
+    model = NHITS(h=case.h, input_size=input_size, loss=MQLoss(level=[LEVEL]), max_steps=NHITS_STEPS,
+                  scaler_type="robust", mlp_units=[[128, 128]] * 3, batch_size=32, windows_batch_size=256,
+                  random_seed=0, accelerator="cpu", enable_progress_bar=False, enable_model_summary=False,
+                  logger=False, enable_checkpointing=False, start_padding_enabled=True)
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nf = NeuralForecast(models=[model], freq=case.mlf_freq)
+        nf.fit(df=df)
+        fit_seconds = time.perf_counter() - started
+        pred = nf.predict()
+    seconds = time.perf_counter() - started
+    pred = pred.rename(columns={"NHITS-median": "p50", f"NHITS-lo-{LEVEL}": "p10", f"NHITS-hi-{LEVEL}": "p90"})
+    pred[["p10", "p50", "p90"]] = np.sort(pred[["p10", "p50", "p90"]].clip(lower=0).to_numpy(), axis=1)
+    return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], seconds, fit_seconds)
 
 
 def mlforecast_lgbm(case: Case, threads: int) -> PeerResult:
@@ -90,7 +161,11 @@ def mlforecast_lgbm(case: Case, threads: int) -> PeerResult:
 PEERS = {
     "seasonal naive": seasonal_naive,
     "AutoETS": auto_ets,
+    "AutoTheta": auto_theta,
+    "AutoARIMA": auto_arima,
+    "median of ETS+Theta+ARIMA": stats_median,
     "mlforecast + LightGBM": mlforecast_lgbm,
+    "NHITS": nhits,
 }
 
 

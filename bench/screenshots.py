@@ -32,7 +32,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
-PANELS = ("forecast-chart", "model-info", "emerging-needs", "suggestions", "staffing")
+PANELS = ("forecast-chart", "model-info", "emerging-needs", "suggestions", "staffing", "events")
 SHOT_KEY = "screenshot-admin-key"
 
 
@@ -133,12 +133,58 @@ def _prepare_world(folder: Path, world: str, days: int) -> None:
     files = generate_world(folder / "world", world=world, days=days)
     print(f"ingesting the {world} world ({days} days)", file=sys.stderr)
     ingest_files(settings, {Kind.services: files.services, Kind.usage: files.usage, Kind.feedback: files.feedback})
+    _ingest_planner_files(settings, files)
     run_training(settings, step=lambda message: print(f"training: {message}", file=sys.stderr, flush=True))
 
 
+def _ingest_planner_files(settings, files) -> None:
+    """The world's name catalogues, and its past campaigns as registered events (what the what-if learns from)."""
+    import pandas as pd
+
+    from features.catalogues import ingest_catalogue
+    from features.events import ingest_events
+    from features.readers import read_table
+    from store.engine import get_engine
+
+    engine = get_engine(settings.db_url)
+    folder = files.usage.parent
+    for kind in ("segments", "regions"):
+        if (folder / f"{kind}.csv").exists():
+            ingest_catalogue(engine, read_table(folder / f"{kind}.csv"), kind, str(folder / f"{kind}.csv"))
+    campaigns = files.truth.get("events") or []
+    if campaigns:
+        events = pd.DataFrame([{"name": e["name"], "start": e["start"], "end": e["end"], "kind": "campaign",
+                                "services": ";".join(e["services"]), "segments": ";".join(e["segments"]),
+                                "regions": ""} for e in campaigns])
+        ingest_events(engine, events, "truth.json")
+
+
+def _show_scenario(driver, url: str, key: str, service: str | None) -> None:
+    """Fill the what-if form with a campaign in the forecast's second and third weeks; wait for its chart."""
+    import datetime as dt
+
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    answer = httpx.get(f"{url}/v1/forecasts", params={"horizon": 1}, headers={"X-API-Key": key}, timeout=60)
+    until = dt.date.fromisoformat(answer.json()["data_until"])
+    days = [(until + dt.timedelta(days=n)).isoformat() for n in (8, 21)]
+    driver.find_element("css selector", "[data-testid=event-name]").send_keys("СМС-рассылка о перерасчёте пенсии")
+    for field, day in zip(("event-start", "event-end"), days, strict=True):
+        driver.execute_script("arguments[0].value = arguments[1]",
+                              driver.find_element("css selector", f"[data-testid={field}]"), day)
+    select = Select(driver.find_element("css selector", "[data-testid=event-service]"))
+    if service and service in [o.get_attribute("value") for o in select.options]:
+        select.select_by_value(service)
+    driver.find_element("css selector", "[data-testid=event-scenario]").click()
+    WebDriverWait(driver, 60, poll_frequency=0.2).until(
+        lambda d: d.find_elements("css selector", "[data-testid=scenario] svg polyline"))
+
+
 def take_screenshots(url: str, key: str, out: Path, width: int, height: int, full_page: bool,
-                     segment: str | None = None) -> list[Path]:
-    """Photograph the dashboard at `url` in Russian and in English; returns the files written."""
+                     segment: str | None = None, scenario_service: str | None = None,
+                     phone_width: int | None = 390) -> list[Path]:
+    """Photograph the dashboard at `url` in Russian and in English (and in Russian at a phone's width, the
+    what-if panel showing a scenario); returns the files written."""
     from selenium.webdriver.support.ui import Select
 
     out.mkdir(parents=True, exist_ok=True)
@@ -149,6 +195,8 @@ def take_screenshots(url: str, key: str, out: Path, width: int, height: int, ful
         select = Select(driver.find_element("css selector", "[data-testid=segment-select]"))
         if segment and segment in [o.get_attribute("value") for o in select.options]:
             select.select_by_value(segment)
+        wait_for_panels(driver, timeout=60)
+        _show_scenario(driver, url, key, scenario_service)
         for lang in ("ru", "en"):
             if driver.execute_script("return document.documentElement.lang") != lang:
                 driver.find_element("css selector", "[data-testid=lang-toggle]").click()
@@ -167,18 +215,31 @@ def take_screenshots(url: str, key: str, out: Path, width: int, height: int, ful
             print(f"{path}: {width}x{max(height, page_height) if full_page else height}, panels {states}",
                   file=sys.stderr)
             written.append(path)
+        if phone_width:
+            driver.find_element("css selector", "[data-testid=lang-toggle]").click()  # back to Russian
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": phone_width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+            wait_for_panels(driver, timeout=60)
+            driver.execute_script("window.dispatchEvent(new Event('resize'))")
+            time.sleep(0.8)
+            path = out / "dashboard-ru-phone.png"
+            driver.save_screenshot(str(path))
+            print(f"{path}: {phone_width}x844", file=sys.stderr)
+            written.append(path)
     return written
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
-    parser.add_argument("--world", default="sample")
+    parser.add_argument("--world", default="events", help="a world with past campaigns, so the what-if shows one")
     parser.add_argument("--days", type=int, default=760, help="days of generated history")
     parser.add_argument("--width", type=int, default=1366)
     parser.add_argument("--height", type=int, default=768)
     parser.add_argument("--viewport-only", action="store_true", help="no full-page height")
     parser.add_argument("--segment", default="pensioners", help="segment shown, when the world has it")
+    parser.add_argument("--scenario-service", default="pension_recalculation",
+                        help="service of the what-if campaign shown, when the segment has it")
     parser.add_argument("--url", help="photograph this running server instead of a fresh sample world")
     parser.add_argument("--key", help="API key for --url (admin shows every panel)")
     args = parser.parse_args(argv)
@@ -188,13 +249,14 @@ def main(argv: list[str] | None = None) -> None:
         if not args.key:
             sys.exit("error: --url needs --key")
         take_screenshots(args.url.rstrip("/"), args.key, args.out, args.width, args.height, not args.viewport_only,
-                         args.segment)
+                         args.segment, args.scenario_service)
         return
     with tempfile.TemporaryDirectory(prefix="needcast-screenshots-") as tmp:
         folder = Path(tmp)
         _prepare_world(folder, args.world, args.days)
         with _serve(folder) as url:
-            take_screenshots(url, SHOT_KEY, args.out, args.width, args.height, not args.viewport_only, args.segment)
+            take_screenshots(url, SHOT_KEY, args.out, args.width, args.height, not args.viewport_only, args.segment,
+                             args.scenario_service)
 
 
 if __name__ == "__main__":

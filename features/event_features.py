@@ -34,7 +34,7 @@ def _touches(series: pd.DataFrame, values: list[str], column: str) -> np.ndarray
 def event_features(series: pd.DataFrame, events: pd.DataFrame | None, freq: str = "D") -> pd.DataFrame:
     """`unique_id, ds` and EVENT_COLUMNS for every row of `series` (unique_id, ds, service, segment, region).
 
-    `events` is `features.history.load_events`' frame (start, end, services, segments, regions); None or
+    `events` is `store.reads.load_events`' frame (start, end, services, segments, regions); None or
     empty gives zeros. For weeks, `ds` is the Monday and the period is its seven days.
     """
     n = len(series)

@@ -2,7 +2,7 @@
 
 An event is a date range and the services, segments and regions it touches; an empty list means all of
 them. Events are plans, known ahead by design: the demand model reads them for the past (to learn their
-effect) and for the forecast horizon alike. `features.history.load_events` reads them back as a frame.
+effect) and for the forecast horizon alike. `store.reads.load_events` reads them back as a frame.
 """
 
 from __future__ import annotations
@@ -11,13 +11,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from types import SimpleNamespace
 
-from sqlalchemy import Engine, delete
+import pandas as pd
+from sqlalchemy import Engine, delete, select
 
-from features import tables
-from features.errors import NeedcastInputError
+from features.errors import MissingColumnsError, NeedcastInputError
+from features.ingest import IngestReport, _quarantine
+from features.validation import FieldError, RejectedRow
+from store import tables
 
-__all__ = ["Event", "EventKind", "InvalidEventError", "add_event", "parse_event", "remove_event"]
+__all__ = ["EVENT_FILE_COLUMNS", "Event", "EventKind", "InvalidEventError", "add_event", "ingest_events",
+           "parse_event", "parse_events_frame", "remove_event"]
 
 _MAX_NAME = 300
 _MAX_ID = 200  # the length of service, segment and region columns
@@ -57,13 +62,19 @@ class Event:
         return (self.end - self.start).days + 1
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+"""The dates an event may take (pandas and the models handle these; anything else is a typo)."""
+
+
 def _date(value: date | str, field: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise InvalidEventError(field, f"{value!r} is not a date in ISO format (YYYY-MM-DD)") from None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise InvalidEventError(field, f"{value!r} is not a date in ISO format (YYYY-MM-DD)") from None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise InvalidEventError(field, f"{value.isoformat()} is not between {FIRST_DAY} and {LAST_DAY}")
+    return value
 
 
 def _ids(values: Iterable[str] | None, field: str) -> tuple[str, ...]:
@@ -115,3 +126,79 @@ def remove_event(engine: Engine, event_id: int) -> bool:
     """Delete one event; False when no event has that id."""
     with engine.begin() as conn:
         return conn.execute(delete(tables.events).where(tables.events.c.id == event_id)).rowcount > 0
+
+
+EVENT_FILE_COLUMNS = ["name", "start", "end", "kind", "services", "segments", "regions"]
+"""Columns of an events file; `services`, `segments`, `regions` are `;`-separated lists (empty: all)."""
+
+
+def _split(value: object) -> list[str]:
+    if _blank(value):
+        return []
+    return [part.strip() for part in str(value).split(";") if part.strip()]
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or not str(value).strip()
+
+
+def parse_events_frame(frame: pd.DataFrame,
+                       source: str = "input") -> tuple[list[tuple[int, Event]], list[RejectedRow]]:
+    """Events of a file's rows (with their 0-based row index) and the rejected rows with their reasons."""
+    missing = [c for c in ("name", "start", "end") if c not in frame.columns]
+    if missing:
+        raise MissingColumnsError(source, missing, list(frame.columns))
+    good, rejected = [], []
+    for index, raw in enumerate(frame.to_dict("records")):
+        try:
+            text = {c: "" if _blank(raw.get(c)) else str(raw[c]).strip() for c in ("name", "start", "end", "kind")}
+            event = parse_event(text["name"], text["start"], text["end"], text["kind"] or EventKind.campaign,
+                                _split(raw.get("services")), _split(raw.get("segments")), _split(raw.get("regions")))
+        except InvalidEventError as exc:
+            column = {"service": "services", "segment": "segments", "region": "regions"}.get(exc.field, exc.field)
+            rejected.append(RejectedRow(index, [FieldError(column, exc.reason)],
+                                        {k: None if _blank(v) else str(v) for k, v in raw.items()}))
+            continue
+        good.append((index, event))
+    return good, rejected
+
+
+def _same(row, event: Event) -> bool:
+    return (row.name == event.name and row.start == event.start and row.end == event.end
+            and row.kind == event.kind.value and tuple(row.services or ()) == event.services
+            and tuple(row.segments or ()) == event.segments and tuple(row.regions or ()) == event.regions)
+
+
+def ingest_events(engine: Engine, frame: pd.DataFrame, source: str = "input") -> IngestReport:
+    """Store a file's events in one transaction: an event stored with the same fields is a duplicate (so
+    re-ingesting a file adds nothing); bad rows are quarantined."""
+    good, rejected = parse_events_frame(frame, source)
+    accepted = dups = 0
+    with engine.begin() as conn:
+        stored = conn.execute(select(tables.events)).all()
+        now = datetime.now(UTC).replace(tzinfo=None)
+        for _, event in good:
+            if any(_same(row, event) for row in stored):
+                dups += 1
+                continue
+            conn.execute(tables.events.insert().values(
+                name=event.name, kind=event.kind.value, start=event.start, end=event.end,
+                services=list(event.services), segments=list(event.segments), regions=list(event.regions),
+                created_at=now))
+            stored.append(_as_row(event))
+            accepted += 1
+        _quarantine(conn, _EventsKind(), source, rejected)
+    return IngestReport("events", source, len(frame), accepted, dups, rejected)
+
+
+class _EventsKind:
+    """The quarantine's `kind` of rejected event rows."""
+
+    value = "events"
+
+
+def _as_row(event: Event) -> SimpleNamespace:
+    """A stored-row look-alike of `event`, for duplicate checks within one file."""
+    return SimpleNamespace(name=event.name, start=event.start, end=event.end, kind=event.kind.value,
+                           services=list(event.services), segments=list(event.segments),
+                           regions=list(event.regions))

@@ -1,31 +1,47 @@
-"""Land validated rows in the store in one transaction; quarantine bad rows; re-ingesting adds nothing."""
+"""Land validated rows in the store in one transaction; quarantine bad rows; re-ingesting adds nothing.
+
+A file streams through in chunks (`ingest_file`): each chunk is validated, redacted and merged by the bulk
+writes of `store.writes`, so memory is bounded by the chunk. Results equal a single-chunk ingest: row numbers
+count from the file's first data row, and a usage row's identity counts equal rows across the whole file.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, select
 
-from features import tables
-from features.contract import SERIES_KEY, Kind
-from features.redaction import redact_pii
-from features.validation import RejectedRow, Validated, validate_frame
+from features import readers
+from features.contract import SERIES_KEY, InputLimits, Kind, contract_for
+from features.readers import Chunk, iter_chunks
+from features.validation import NewSeriesCap, RejectedRow, Validated, validate_frame
+from store import tables
+from store.engine import WRITE_WAIT_S, write_transaction
+from store.provenance import close_batch, known_series, new_series_since, open_batch, record_series
+from store.writes import add_feedback, add_usage
+from text.redaction import redact_many, redact_pii
 
-__all__ = ["IngestReport", "ingest_frame"]
+__all__ = ["IngestReport", "ingest_chunks", "ingest_file", "ingest_frame"]
 
 log = logging.getLogger(__name__)
-_CHUNK = 2000  # rows per IN (...) lookup: under every database's parameter limit
+_SCRATCH_CACHE_KIB = 16_384  # page cache of the scratch database of one ingest's row counts
 Progress = Callable[[int, int], None]
+"""Called with (rows read so far, estimated rows in the input)."""
 
 
 @dataclass
 class IngestReport:
-    """What one ingestion did."""
+    """What one ingestion did; `rejected` holds the first `keep_rejected` bad rows, `rejected_count` all of them."""
 
     kind: str
     source: str
@@ -33,18 +49,16 @@ class IngestReport:
     accepted: int
     duplicates: int
     rejected: list[RejectedRow] = field(default_factory=list)
+    rejected_count: int | None = None
+    batch_id: str | None = None  # the ingest's id in `ingest_batches` (usage and feedback), for `needcast delete`
+
+    def __post_init__(self) -> None:
+        if self.rejected_count is None:
+            self.rejected_count = len(self.rejected)
 
 
 def _sha(*parts: object) -> str:
     return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).hexdigest()
-
-
-def _existing(conn: Connection, column, values: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(values), _CHUNK):
-        chunk = values[start : start + _CHUNK]
-        found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
-    return found
 
 
 def ingest_frame(
@@ -53,124 +67,229 @@ def ingest_frame(
     kind: Kind | str,
     source: str = "api",
     progress: Progress | None = None,
+    *,
+    limits: InputLimits | None = None,
+    nan_is_blank: bool = True,
+    lock_wait_s: float = WRITE_WAIT_S,
 ) -> IngestReport:
     """Validate `frame`, store good rows and quarantine bad ones, all in one transaction."""
+    return ingest_chunks(engine, [Chunk(frame, 0, 1.0)], kind, source, progress, limits=limits,
+                         nan_is_blank=nan_is_blank, lock_wait_s=lock_wait_s)
+
+
+def ingest_file(
+    engine: Engine,
+    path: Path,
+    kind: Kind | str,
+    source: str | None = None,
+    progress: Progress | None = None,
+    chunk_rows: int | None = None,
+    keep_rejected: int | None = 1000,
+    *,
+    limits: InputLimits | None = None,
+) -> IngestReport:
+    """Stream a CSV / CSV.gz / Parquet / JSONL file into the store in chunks of `chunk_rows` (default
+    `features.readers.CHUNK_ROWS`), in one transaction; the catalogue of services is read whole."""
+    rows = chunk_rows or readers.CHUNK_ROWS
+    chunks = iter_chunks(path, rows=None if Kind(kind) == Kind.services else rows)
+    return ingest_chunks(engine, chunks, kind, source or str(path), progress, keep_rejected, limits=limits)
+
+
+def ingest_chunks(
+    engine: Engine,
+    chunks: Iterable[Chunk],
+    kind: Kind | str,
+    source: str = "api",
+    progress: Progress | None = None,
+    keep_rejected: int | None = None,
+    *,
+    limits: InputLimits | None = None,
+    nan_is_blank: bool = True,
+    lock_wait_s: float = WRITE_WAIT_S,
+) -> IngestReport:
+    """Validate and store chunks of one input in one transaction (a missing required column stores nothing).
+
+    The transaction holds the write lock from its start (`write_transaction`): a second ingest waits its turn.
+    """
     kind = Kind(kind)
-    validated = validate_frame(frame, kind, source)
-    if kind == Kind.feedback:
-        validated = _redact(validated)
-    with engine.begin() as conn:
-        if kind == Kind.usage:
-            accepted, dups = _store_usage(conn, validated.good, progress)
-        elif kind == Kind.feedback:
-            accepted, dups = _store_feedback(conn, validated.good, progress)
-        else:
-            accepted, dups = _store_services(conn, validated.good)
-        _quarantine(conn, kind, source, validated.rejected)
-    log.info(
-        "ingested", extra={"kind": kind.value, "accepted": accepted, "duplicates": dups,
-                           "rejected": len(validated.rejected)}
-    )
-    return IngestReport(kind.value, source, len(frame), accepted, dups, validated.rejected)
+    limits = limits or InputLimits()
+    report = IngestReport(kind.value, source, 0, 0, 0)
+    columns: list[str] = []
+    with write_transaction(engine, lock_wait_s) as conn, _Occurrences() as occurrences:
+        # Provenance and the new-series cap (store.provenance, features.validation.NewSeriesCap).
+        batch_id = open_batch(conn, kind.value, source) if kind != Kind.services else None
+        cap = (NewSeriesCap(known_series(conn), limits.new_series_per_batch,
+                            limits.new_series_per_day - new_series_since(conn)) if kind == Kind.usage else None)
+
+        def prepare(chunk: Chunk) -> _Prepared:
+            """Everything but the writes (run a chunk ahead, in a thread, while the database merges)."""
+            frame = _with_columns(chunk.frame, columns)
+            validated = validate_frame(frame, kind, source, limits=limits, nan_is_blank=nan_is_blank)
+            if cap is not None:
+                validated = cap.apply(validated)
+            for rejected in validated.rejected:
+                rejected.index += chunk.first_row
+            if kind == Kind.feedback:
+                validated = _redact(validated)
+            rows = (_usage_rows(validated.good, occurrences) if kind == Kind.usage
+                    else _feedback_rows(validated.good) if kind == Kind.feedback else validated.good)
+            return _Prepared(len(frame), chunk.read, len(validated.good), rows, validated.rejected)
+
+        for ready in _one_ahead(chunks, prepare):
+            if kind == Kind.usage:
+                accepted = add_usage(conn, ready.rows, batch_id) if not ready.rows.empty else 0
+                dups = ready.good - accepted
+            elif kind == Kind.feedback:
+                accepted = add_feedback(conn, ready.rows, batch_id) if not ready.rows.empty else 0
+                dups = ready.good - accepted
+            else:
+                accepted, dups = _store_services(conn, ready.rows)
+            _quarantine(conn, kind, source, ready.rejected)
+            report.received += ready.received
+            report.accepted += accepted
+            report.duplicates += dups
+            report.rejected_count += len(ready.rejected)
+            room = len(ready.rejected) if keep_rejected is None else keep_rejected - len(report.rejected)
+            report.rejected.extend(ready.rejected[: max(room, 0)])
+            if progress:
+                progress(report.received, max(report.received, round(report.received / max(ready.read, 1e-9))))
+        if batch_id is not None:
+            close_batch(conn, batch_id, report.accepted, len(cap.opened) if cap is not None else 0)
+            if cap is not None:
+                record_series(conn, cap.opened)
+            report.batch_id = batch_id
+    log.info("ingested", extra={"kind": kind.value, "accepted": report.accepted, "duplicates": report.duplicates,
+                                "rejected": report.rejected_count})
+    return report
+
+
+def _with_columns(frame: pd.DataFrame, seen: list[str]) -> pd.DataFrame:
+    """JSON Lines chunks may lack a column later rows carry: keep every column seen so far (blank where absent)."""
+    missing = [c for c in seen if c not in frame.columns]
+    seen.extend(c for c in frame.columns if c not in seen)
+    return frame.reindex(columns=[*frame.columns, *missing]) if missing else frame
 
 
 def _redact(validated: Validated) -> Validated:
     """Personal data leaves feedback before anything is stored, embedded or shown (quarantine too)."""
     good = validated.good.copy()
-    good["text"] = good["text"].map(redact_pii)
+    good["text"] = redact_many(good["text"].tolist())  # the NER runs over the batch, not text by text
     for rejected in validated.rejected:
         if isinstance(rejected.row.get("text"), str):
             rejected.row["text"] = redact_pii(rejected.row["text"])
     return Validated(good, validated.rejected)
 
 
-def _store_usage(conn: Connection, good: pd.DataFrame, progress: Progress | None) -> tuple[int, int]:
+class _Occurrences:
+    """How many equal usage rows came before in this input, across chunks, in bounded memory.
+
+    Counts are kept by 64-bit digest of a row's content in a private scratch SQLite file (deleted at the end),
+    not in Python: a 10-million-row file has ~10 million distinct rows, and their counts would otherwise grow
+    the process by ~250 MB. The page cache is capped (`_SCRATCH_CACHE_KIB`). A digest collision only shifts a
+    row's occurrence number, the same way on every ingest of the file.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="needcast-ingest-")
+        # One thread at a time uses it (the one preparing chunks), but not the one that opened it.
+        self._db = sqlite3.connect(Path(self._folder.name) / "seen.db", check_same_thread=False)
+        self._db.executescript(f"PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                               f"PRAGMA cache_size=-{_SCRATCH_CACHE_KIB}; "
+                               "CREATE TABLE seen (digest INTEGER PRIMARY KEY, n INTEGER NOT NULL); "
+                               "CREATE TEMP TABLE chunk (digest INTEGER, n INTEGER)")
+
+    def close(self) -> None:
+        self._db.close()
+        self._folder.cleanup()
+
+    def __enter__(self) -> _Occurrences:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def number(self, content: pd.Series) -> np.ndarray:
+        """0-based occurrence of each row's content in the input so far (this chunk included, in order)."""
+        digests = pd.util.hash_pandas_object(content, index=False).to_numpy().view(np.int64)
+        within = pd.Series(digests).groupby(digests, sort=False).cumcount().to_numpy()
+        unique, inverse, counts = np.unique(digests, return_inverse=True, return_counts=True)
+        db = self._db
+        db.execute("DELETE FROM chunk")
+        db.executemany("INSERT INTO chunk VALUES (?, ?)", zip(unique.tolist(), counts.tolist(), strict=True))
+        # New totals come back; what came before is the total less this chunk's count.
+        totals = dict(db.execute("INSERT INTO seen SELECT digest, n FROM chunk WHERE true ORDER BY digest "
+                                 "ON CONFLICT (digest) DO UPDATE SET n = n + excluded.n "
+                                 "RETURNING digest, n").fetchall())
+        db.commit()
+        before = np.fromiter((totals[d] for d in unique.tolist()), dtype=np.int64, count=len(unique)) - counts
+        return before[inverse] + within
+
+
+@dataclass
+class _Prepared:
+    """One validated chunk, ready to write: `rows` as the writer takes them, `good` the count of good rows."""
+
+    received: int
+    read: float
+    good: int
+    rows: pd.DataFrame
+    rejected: list[RejectedRow]
+
+
+_END = object()
+
+
+def _one_ahead(items: Iterable[Chunk], work: Callable[[Chunk], _Prepared]) -> Iterator[_Prepared]:
+    """`work` of each item in order, the next item's computed in a thread while the caller writes this one.
+
+    Parsing, validation and hashing (Python) overlap the database's merge (SQLite and psycopg release the GIL
+    while they work), so a 2-core machine runs both at once; at most two chunks are held.
+    """
+    source = iter(items)
+
+    def step() -> _Prepared | object:
+        item = next(source, _END)
+        return _END if item is _END else work(item)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as pool:
+        future = pool.submit(step)
+        while (ready := future.result()) is not _END:
+            future = pool.submit(step)
+            yield ready
+
+
+def _usage_rows(good: pd.DataFrame, occurrences: _Occurrences) -> pd.DataFrame:
+    """The rows `store.writes.add_usage` takes: each with its identity hash."""
     if good.empty:
-        return 0, 0
-    good = good.assign(date=good["date"].dt.normalize(), count=good["count"].astype(int))
+        return pd.DataFrame()
+    days = good["date"].to_numpy().astype("datetime64[D]")
+    counts = good["count"].astype(np.int64)
     # A row's identity is its content plus how many equal rows came before it in the same input,
     # so a file of identical one-count rows keeps them all and the same file again adds nothing.
-    content = good["date"].dt.strftime("%Y-%m-%d") + "\x1f" + good[SERIES_KEY].agg("\x1f".join, axis=1)
-    content = content + "\x1f" + good["count"].astype(str)
-    occurrence = content.groupby(content).cumcount().astype(str)
-    hashes = (content + "\x1f" + occurrence).map(lambda s: hashlib.sha256(s.encode()).hexdigest())
-    seen = _existing(conn, tables.usage_sources.c.row_hash, hashes.tolist())
-    fresh = ~hashes.isin(seen)
-    new_rows = good[fresh.to_numpy()]
-    if not new_rows.empty:
-        conn.execute(tables.usage_sources.insert(), [{"row_hash": h} for h in hashes[fresh]])
-        daily = new_rows.groupby(["date", *SERIES_KEY], as_index=False)["count"].sum()
-        _add_daily_counts(conn, daily, progress)
-    return int(fresh.sum()), int((~fresh).sum())
+    content = pd.Series(days.astype(str), index=good.index)
+    for column in SERIES_KEY:
+        content = content + "\x1f" + good[column]
+    content = content + "\x1f" + counts.astype(str)
+    occurrence = occurrences.number(content)
+    identity = content + "\x1f" + occurrence.astype(str)
+    hashes = [hashlib.sha256(s.encode()).hexdigest() for s in identity.tolist()]
+    return pd.DataFrame({"row_hash": hashes, "date": days, **{c: good[c].to_numpy() for c in SERIES_KEY},
+                         "count": counts.to_numpy()})
 
 
-def _add_daily_counts(conn: Connection, daily: pd.DataFrame, progress: Progress | None) -> None:
-    """Add counts to stored days (portable read-merge-write instead of a dialect-specific upsert)."""
-    u = tables.usage
-    lo, hi = daily["date"].min().date(), daily["date"].max().date()
-    stored = pd.DataFrame(
-        conn.execute(select(u).where(u.c.date.between(lo, hi))).mappings().all(),
-        columns=["date", *SERIES_KEY, "count"],
-    )
-    stored["date"] = pd.to_datetime(stored["date"])
-    merged = daily.merge(stored, on=["date", *SERIES_KEY], how="left", suffixes=("", "_old"), indicator=True)
-    inserts = merged[merged["_merge"] == "left_only"]
-    updates = merged[merged["_merge"] == "both"]
-    total = len(merged)
-    step = 20_000
-    for start in range(0, len(inserts), step):
-        part = inserts.iloc[start : start + step]
-        rows = [
-            {"date": d.date(), "service": s, "segment": g, "region": r, "count": int(c)}
-            for d, s, g, r, c in part[["date", *SERIES_KEY, "count"]].itertuples(index=False)
-        ]
-        conn.execute(u.insert(), rows)
-        if progress:
-            progress(min(start + step, len(inserts)), total)
-    if not updates.empty:
-        stmt = (
-            update(u)
-            .where(u.c.date == bindparam("b_date"), u.c.service == bindparam("b_service"),
-                   u.c.segment == bindparam("b_segment"), u.c.region == bindparam("b_region"))
-            .values(count=bindparam("b_count"))
-        )
-        conn.execute(
-            stmt,
-            [
-                {"b_date": d.date(), "b_service": s, "b_segment": g, "b_region": r, "b_count": int(c + o)}
-                for d, s, g, r, c, o in updates[["date", *SERIES_KEY, "count", "count_old"]].itertuples(index=False)
-            ],
-        )
-    if progress:
-        progress(total, total)
-
-
-def _store_feedback(conn: Connection, good: pd.DataFrame, progress: Progress | None) -> tuple[int, int]:
+def _feedback_rows(good: pd.DataFrame) -> pd.DataFrame:
+    """The rows `store.writes.add_feedback` takes: text hashed, an id for each, the first row of an id only."""
     if good.empty:
-        return 0, 0
+        return pd.DataFrame()
     good = good.copy()
-    good["text_hash"] = good["text"].map(lambda t: hashlib.sha256(t.encode()).hexdigest())
+    good["text_hash"] = [hashlib.sha256(t.encode()).hexdigest() for t in good["text"].tolist()]
     # Without a source id, the id is the content's hash, so the same row twice is still one row.
     missing_id = good["id"].isna()
     identity = good.loc[missing_id, ["created_at", "text_hash", "segment", "service"]]
     good.loc[missing_id, "id"] = ["h-" + _sha(*row)[:24] for row in identity.itertuples(index=False)]
-    first = ~good["id"].duplicated()
-    seen = _existing(conn, tables.feedback.c.id, good.loc[first, "id"].tolist())
-    fresh = first & ~good["id"].isin(seen)
-    rows = good[fresh.to_numpy()]
-    records = [
-        {
-            "id": r.id, "created_at": r.created_at.to_pydatetime(), "text": r.text, "text_hash": r.text_hash,
-            "segment": r.segment, "service": r.service, "region": r.region,
-            "rating": None if pd.isna(r.rating) else int(r.rating), "channel": r.channel,
-        }
-        for r in rows.itertuples(index=False)
-    ]
-    for start in range(0, len(records), 5000):
-        conn.execute(tables.feedback.insert(), records[start : start + 5000])
-        if progress:
-            progress(min(start + 5000, len(records)), len(records))
-    return len(records), int((~fresh).sum())
+    # The first row of an id wins; later ones, here or in a later chunk, are duplicates.
+    first = good[~good["id"].duplicated()]
+    return first[[c.name for c in contract_for(Kind.feedback).columns] + ["text_hash"]]
 
 
 def _store_services(conn: Connection, good: pd.DataFrame) -> tuple[int, int]:
@@ -195,6 +314,7 @@ def _store_services(conn: Connection, good: pd.DataFrame) -> tuple[int, int]:
 
 
 def _quarantine(conn: Connection, kind: Kind, source: str, rejected: list[RejectedRow]) -> None:
+    """Keep rejected rows with their reasons; the same row of the same source again is kept once."""
     if not rejected:
         return
     q = tables.quarantine
@@ -207,11 +327,15 @@ def _quarantine(conn: Connection, kind: Kind, source: str, rejected: list[Reject
             "errors": [{"field": e.field, "message": e.message} for e in r.errors], "row": r.row,
             "received_at": now,
         })
-    existing = set(
-        conn.execute(
-            select(q.c.row_number, q.c.row_hash).where(q.c.kind == kind.value, q.c.source == source)
-        ).all()
-    )
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert = sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert
+        conn.execute(dialect_insert(q).on_conflict_do_nothing(), rows)
+        return
+    numbers = sorted({r["row_number"] for r in rows})
+    existing = set(conn.execute(select(q.c.row_number, q.c.row_hash).where(
+        q.c.kind == kind.value, q.c.source == source, q.c.row_number.in_(numbers))).all())
     fresh = [r for r in rows if (r["row_number"], r["row_hash"]) not in existing]
     if fresh:
         conn.execute(q.insert(), fresh)

@@ -1,39 +1,26 @@
-"""Coherent aggregates of bottom-level forecasts (bottom-up reconciliation).
+"""Coherent aggregates of served bottom-level forecasts (bottom-up), with bands that keep the dependence.
 
 The mean of an aggregate is the sum of its series' means, so every level agrees with the bottom level by
-construction. Quantiles do not add: summing p90s assumes every series errs high on the same day. The
-interval of an aggregate combines the bottom-level half-widths in quadrature (independent errors), which
-reduces to the series' own interval for a group of one. hierarchicalforecast offers MinT and friends for
-*means*; it has no interval method for served, already-calibrated quantiles, hence this small function.
+construction; p50 combines the series' median offsets. The p10-p90 band combines the series' half-widths with
+the level's calibrated dependence (`training.aggregate_intervals`: kappa 0 = independent errors, 1 = errors
+that move together), fitted on the model's backtest and served with its forecasts. Without it (a model
+version from before it, or a caller that passes none) the errors are taken as independent.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from training.aggregate_intervals import ALL, LevelDependence, sum_with_dependence
 
 __all__ = ["ALL", "aggregate"]
 
-ALL = "*"  # the value of a dimension that was summed over
 _KEYS = ["service", "segment", "region"]
 
 
-def aggregate(table: pd.DataFrame, keep: list[str]) -> pd.DataFrame:
+def aggregate(table: pd.DataFrame, keep: list[str], dependence: LevelDependence | None = None) -> pd.DataFrame:
     """Sum `table` (service, segment, region, date, p10, p50, p90, mean) over the keys not in `keep`."""
-    summed = [k for k in _KEYS if k not in keep]
-    if not summed:
+    if all(k in keep for k in _KEYS):
         return table
-    work = table.assign(
-        lo2=(table["mean"] - table["p10"]).clip(lower=0) ** 2,
-        hi2=(table["p90"] - table["mean"]).clip(lower=0) ** 2,
-        d=table["p50"] - table["mean"],
-    )
-    work["d2"] = work["d"] ** 2
-    g = work.groupby([*keep, "date"], as_index=False).agg(
-        mean=("mean", "sum"), lo2=("lo2", "sum"), hi2=("hi2", "sum"), d=("d", "sum"), d2=("d2", "sum"))
-    g["p10"] = (g["mean"] - np.sqrt(g["lo2"])).clip(lower=0)
-    g["p90"] = g["mean"] + np.sqrt(g["hi2"])
-    g["p50"] = (g["mean"] + np.sign(g["d"]) * np.sqrt(g["d2"])).clip(g["p10"], g["p90"])
-    for k in summed:
-        g[k] = ALL
+    g = sum_with_dependence(table, keep, dependence)
     return g[[*_KEYS, "date", "p10", "p50", "p90", "mean"]].sort_values([*_KEYS, "date"], ignore_index=True)

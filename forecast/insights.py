@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
-from features import tables
 from forecast.segments import segment_summaries
 from forecast.suggestions import segment_suggestions
+from store import tables
 
 __all__ = ["build_insights", "load_insights", "store_insights", "topic_service_matches"]
 
@@ -40,8 +40,14 @@ def topic_service_matches(topic_ids: np.ndarray, centroids: np.ndarray, services
 
 
 def build_insights(usage: pd.DataFrame, feedback: pd.DataFrame, forecasts: pd.DataFrame, services: pd.DataFrame,
-                   emerging: list[dict], matches: pd.DataFrame | None) -> dict:
-    """{"segments": [...], "suggestions": {segment: [...]}} ready to store and serve."""
+                   emerging: list[dict], matches: pd.DataFrame | None, min_cell: int = 10) -> dict:
+    """{"segments": [...], "suggestions": {segment: [...]}} ready to store and serve.
+
+    An emerging need of fewer than `min_cell` feedback texts gives no reason (its label would name a handful
+    of people); answers apply the live setting again (`forecast.small_cells`).
+    """
+    emerging = [i for i in emerging
+                if int(i.get("recent_count") or 0) + int(i.get("baseline_count") or 0) >= min_cell]
     suggestions = {
         segment: segment_suggestions(segment, forecasts, usage, services, emerging, matches)
         for segment in sorted(usage["segment"].unique())

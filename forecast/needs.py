@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, select
 
-from features import tables
+from store import tables
 from training.emergence import EmergenceConfig
 from training.needs_snapshot import NeedsSnapshot
 from training.needs_training import NeedsConfig, build_snapshot, prepare_feedback

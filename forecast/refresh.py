@@ -10,10 +10,10 @@ import numpy as np
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
-from features.history import load_feedback, load_services, load_usage
 from forecast.insights import build_insights, store_insights, topic_service_matches
 from forecast.needs import load_needs, refresh_needs, store_needs
 from forecast.served import ServedForecasts, refresh_forecasts
+from store.reads import load_feedback, load_services, load_usage
 from training.needs_snapshot import NeedsSnapshot
 from training.needs_training import NeedsConfig
 

@@ -41,5 +41,6 @@ def segment_summaries(usage: pd.DataFrame, feedback: pd.DataFrame, forecasts: pd
             "mean_rating": None if ratings.dropna().empty else round(float(ratings.mean()), 3),
             "recent_mean_rating": None if recent_ratings.dropna().empty else round(float(recent_ratings.mean()), 3),
             "feedback_count": int(ratings.size),
+            "recent_feedback_count": int(recent_ratings.size),
         })
     return sorted(out, key=lambda s: s["recent_volume"], reverse=True)

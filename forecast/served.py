@@ -7,22 +7,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from sqlalchemy import Engine, delete, select
 
-from features import tables
-from features.history import load_events, load_feedback, load_usage
 from features.series import series_frame, split_series_id
 from forecast.needs import Encode, feedback_with_topics, load_needs
+from store import tables
+from store.reads import load_events, load_feedback, load_usage
+from training.aggregate_intervals import LevelDependence
 from training.config import DemandConfig
 from training.demand_model import DemandForecaster
+from training.model_format import LoadedDemandModel, load_forecaster
 from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
 
 __all__ = [
-    "ServedForecasts", "load_champion_forecaster", "load_served", "refresh_forecasts", "served_refreshed_at",
+    "ServedForecasts", "latest_served_version", "load_champion_forecaster", "load_champion_model", "load_served",
+    "refresh_forecasts", "served_refreshed_at",
 ]
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,11 @@ class ServedForecasts:
     @property
     def version(self) -> str:
         return str(self.meta["model"]["version"])
+
+    @property
+    def dependence(self) -> LevelDependence | None:
+        """The calibrated dependence of totals (`forecast.aggregate`); None for versions without one."""
+        return self.meta.get("aggregate_dependence")
 
     @cached_property
     def key_values(self) -> dict[str, frozenset[str]]:
@@ -60,13 +67,18 @@ class ServedForecasts:
         return table
 
 
-def load_champion_forecaster(client: MlflowClient) -> tuple[ModelVersionInfo, DemandForecaster] | None:
-    """The champion's version and fitted forecaster, loaded through MLflow's pyfunc flavour."""
+def load_champion_model(client: MlflowClient) -> tuple[ModelVersionInfo, LoadedDemandModel] | None:
+    """The champion's version and model (data format or a previous release's pickle), or None."""
     info = champion_info(client, DEMAND_MODEL)
     if info is None:
         return None
-    model = mlflow.pyfunc.load_model(f"models:/{DEMAND_MODEL}/{info.version}")
-    return info, model.unwrap_python_model().forecaster
+    return info, load_forecaster(f"models:/{DEMAND_MODEL}/{info.version}")
+
+
+def load_champion_forecaster(client: MlflowClient) -> tuple[ModelVersionInfo, DemandForecaster] | None:
+    """The champion's version and fitted forecaster."""
+    loaded = load_champion_model(client)
+    return None if loaded is None else (loaded[0], loaded[1].forecaster)
 
 
 def _feedback(engine: Engine, config: DemandConfig, encode: Encode | None, history_days: int) -> pd.DataFrame:
@@ -95,10 +107,11 @@ def refresh_forecasts(engine: Engine, client: MlflowClient, encode: Encode | Non
     A champion with topic-share features gets feedback labelled by the served needs topics (`encode` embeds
     the texts of the last `needs_history_days` days, as the needs run does).
     """
-    loaded = load_champion_forecaster(client)
+    loaded = load_champion_model(client)
     if loaded is None:
         raise LookupError("no champion model yet: run `needcast train` first")
-    info, forecaster = loaded
+    info, model = loaded
+    forecaster = model.forecaster
     usage = load_usage(engine)
     feedback = _feedback(engine, forecaster.config, encode, needs_history_days) \
         if forecaster.config.use_feedback else None
@@ -119,6 +132,9 @@ def refresh_forecasts(engine: Engine, client: MlflowClient, encode: Encode | Non
         "data_until": str(usage["date"].max().date()),
         "refreshed_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "backtest": {k: v for k, v in run.data.metrics.items()},
+        "model_format": model.format,
+        # forecast.aggregate's calibrated dependence per level of totals (None: independent errors).
+        "aggregate_dependence": model.aggregate_dependence,
     }
     _store(engine, info.version, table, meta)
     log.info("served forecasts refreshed: version %s, %d rows", info.version, len(table))
@@ -164,3 +180,12 @@ def load_served(engine: Engine, version: str) -> ServedForecasts | None:
     table = pd.DataFrame(rows, columns=["service", "segment", "region", "date", *_VALUES])
     table["date"] = pd.to_datetime(table["date"])
     return ServedForecasts(meta, table.sort_values(["service", "segment", "region", "date"], ignore_index=True))
+
+
+def latest_served_version(engine: Engine) -> str | None:
+    """The model version whose stored forecasts were computed last (what to serve while the registry is down)."""
+    m = tables.served_meta
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.c.key, m.c.value).where(m.c.key.like(f"{_META_KEY}:%"))).all()
+    stamped = [(str((value or {}).get("refreshed_at", "")), key.split(":", 1)[1]) for key, value in rows]
+    return max(stamped)[1] if stamped else None

@@ -12,7 +12,11 @@ import pandas as pd
 
 from forecast.aggregate import aggregate
 
-__all__ = ["erlang_c", "expected_wait_minutes", "staffing_table", "windows_needed"]
+__all__ = ["MAX_LOAD", "erlang_c", "expected_wait_minutes", "staffing_table", "windows_needed"]
+
+
+MAX_LOAD = 100_000
+"""Offered load (windows busy all day) beyond which no office is staffed: the input is wrong, not the office."""
 
 
 def erlang_c(servers: int, load: float) -> float:
@@ -38,13 +42,30 @@ def expected_wait_minutes(servers: int, requests: float, handle_minutes: float, 
 
 def windows_needed(requests: float, handle_minutes: float, working_hours: float, wait_minutes: float) -> int:
     """The fewest windows that keep the mean wait at or under `wait_minutes` (0 when no requests)."""
+    return _windows_and_wait(requests, handle_minutes, working_hours, wait_minutes)[0]
+
+
+def _windows_and_wait(requests: float, handle_minutes: float, working_hours: float,
+                      wait_minutes: float) -> tuple[int, float]:
+    """The fewest windows for the target and the mean wait they give, in one pass.
+
+    Erlang B is carried up from one window to the next (one step per window), so the cost grows with the
+    number of windows only, not with its square: a day of 10^5 windows' load stays in milliseconds.
+    """
     if requests <= 0:
-        return 0
+        return 0, 0.0
     open_minutes = working_hours * 60.0
-    n = max(1, math.floor(requests * handle_minutes / open_minutes) + 1)
-    while expected_wait_minutes(n, requests, handle_minutes, open_minutes) > wait_minutes:
+    load = requests * handle_minutes / open_minutes
+    if load > MAX_LOAD:
+        raise ValueError(f"{requests:.0f} requests of {handle_minutes:g} minutes a day need over {MAX_LOAD:,} windows")
+    b, n = 1.0, 0
+    while True:
         n += 1
-    return n
+        b = load * b / (n + load * b)
+        if n > load:
+            wait = n * b / (n - load * (1 - b)) * handle_minutes / (n - load)
+            if wait <= wait_minutes:
+                return n, wait
 
 
 def staffing_table(forecasts: pd.DataFrame, handle_minutes: dict[str, float], default_handle: float,
@@ -55,12 +76,8 @@ def staffing_table(forecasts: pd.DataFrame, handle_minutes: dict[str, float], de
         override_handle if override_handle is not None
         else daily["service"].map(handle_minutes).fillna(default_handle)
     )
-    daily["windows"] = [
-        windows_needed(p90, h, working_hours, wait_minutes)
-        for p90, h in zip(daily["p90"], daily["handle_minutes"], strict=True)
-    ]
-    daily["expected_wait_minutes"] = [
-        0.0 if w == 0 else round(expected_wait_minutes(w, p90, h, working_hours * 60.0), 2)
-        for w, p90, h in zip(daily["windows"], daily["p90"], daily["handle_minutes"], strict=True)
-    ]
+    staffed = [_windows_and_wait(p90, h, working_hours, wait_minutes)
+               for p90, h in zip(daily["p90"], daily["handle_minutes"], strict=True)]
+    daily["windows"] = [n for n, _ in staffed]
+    daily["expected_wait_minutes"] = [round(w, 2) for _, w in staffed]
     return daily

@@ -14,7 +14,32 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["SuggestionWeights", "segment_suggestions"]
+__all__ = ["LIFE_EVENTS", "SuggestionWeights", "life_event_name", "segment_suggestions"]
+
+LIFE_EVENTS = {
+    "birth_of_child": ("рождение ребёнка", "birth of a child"),
+    "buying_car": ("покупка автомобиля", "buying a car"),
+    "buying_home": ("покупка жилья", "buying a home"),
+    "child_education": ("учёба ребёнка", "a child's schooling"),
+    "coming_of_age": ("совершеннолетие", "coming of age"),
+    "commuting": ("поездки на работу и учёбу", "commuting"),
+    "disability": ("инвалидность", "disability"),
+    "education": ("учёба", "education"),
+    "health": ("здоровье", "health"),
+    "housing": ("жильё и ЖКХ", "housing"),
+    "low_income": ("невысокий доход", "low income"),
+    "old_age": ("пожилой возраст", "old age"),
+    "retirement": ("выход на пенсию", "retirement"),
+    "starting_business": ("открытие своего дела", "starting a business"),
+    "tax_return": ("налоговая декларация", "tax return"),
+    "travel_abroad": ("поездка за границу", "travel abroad"),
+}
+"""Names of the common life events (the catalogue's `life_event` codes); another code is shown as it is."""
+
+
+def life_event_name(code: str, lang: str) -> str:
+    names = LIFE_EVENTS.get(code)
+    return code.replace("_", " ") if names is None else names[0 if lang == "ru" else 1]
 
 
 @dataclass(frozen=True)
@@ -96,9 +121,11 @@ def segment_suggestions(
                 if gap > 0.5:
                     scores[service]["life_event"] = max(scores[service]["life_event"], gap)
                     top = volume.idxmax()
-                    reasons[service]["ru"].append(f"жизненная ситуация «{event}»: часто вместе с "
+                    reasons[service]["ru"].append(f"жизненная ситуация «{life_event_name(event, 'ru')}»: "
+                                                  f"часто вместе с "
                                                   f"«{catalogue.loc[top, 'name']}»")
-                    reasons[service]["en"].append(f"life event “{event}”: often needed together with "
+                    reasons[service]["en"].append(f"life event “{life_event_name(event, 'en')}”: often needed "
+                                                  f"together with "
                                                   f"“{catalogue.loc[top, 'name']}”")
 
     items = []

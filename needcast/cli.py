@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -48,10 +49,12 @@ def _setup_logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
     for noisy in ("mlflow", "alembic", "urllib3", "httpx", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # MLflow's CloudPickle advice is about how needcast logs its own model wrapper: noise on a user's console.
+    logging.getLogger("mlflow.pyfunc").addFilter(lambda record: "CloudPickle" not in record.getMessage())
 
 
 def _engine(settings: Settings):
-    from features.store import get_engine
+    from store.engine import get_engine
 
     return get_engine(settings.db_url)
 
@@ -67,25 +70,77 @@ def _main() -> None:
     _setup_logging()
 
 
+class IngestKind(StrEnum):
+    """What `needcast ingest` reads: the contract's inputs, the name catalogues and events."""
+
+    usage = "usage"
+    feedback = "feedback"
+    services = "services"
+    segments = "segments"
+    regions = "regions"
+    events = "events"
+
+
+def _ingest_segments(engine, frame, source: str):
+    from features.catalogues import ingest_catalogue
+
+    return ingest_catalogue(engine, frame, "segments", source)
+
+
+def _ingest_regions(engine, frame, source: str):
+    from features.catalogues import ingest_catalogue
+
+    return ingest_catalogue(engine, frame, "regions", source)
+
+
+def _ingest_events(engine, frame, source: str):
+    from features.events import ingest_events
+
+    return ingest_events(engine, frame, source)
+
+
+_PLANNER_FILES = {"segments": _ingest_segments, "regions": _ingest_regions, "events": _ingest_events}
+
+
+def _file_limits(settings: Settings, max_new_series: int | None):
+    """The input limits of a file: the HTTP caps on new series do not apply to an operator's bulk load."""
+    from dataclasses import replace
+
+    cap = 10**12 if max_new_series is None else max_new_series
+    return replace(settings.input_limits, new_series_per_batch=cap, new_series_per_day=10**12)
+
+
 @app.command()
 def ingest(
-    kind: Annotated[Kind, typer.Argument(help="usage, feedback or services")],
+    kind: Annotated[IngestKind, typer.Argument(help="usage, feedback, services, segments, regions or events")],
     file: Annotated[Path, typer.Argument(help="CSV, CSV.gz, Parquet or JSON Lines")],
+    max_new_series: Annotated[int | None, typer.Option(min=0, help="reject rows beyond this many new series "
+                                                       "(default: no cap for an operator's file)")] = None,
 ) -> None:
     """Validate a file and store its good rows; bad rows are reported and quarantined."""
-    from features.ingest import ingest_frame
+    from features.ingest import ingest_file
     from features.readers import read_table
+    from store.engine import StoreBusyError
 
     settings = get_settings()
     try:
-        frame = read_table(file)
-        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-                      transient=True, disable=len(frame) < 50_000) as progress:
-            task = progress.add_task(f"ingesting {file.name}", total=len(frame))
-            report = ingest_frame(_engine(settings), frame, kind, source=str(file),
-                                  progress=lambda done, total: progress.update(task, completed=done, total=total))
-    except NeedcastInputError as exc:
+        if kind.value in _PLANNER_FILES:  # catalogues of names, and events: small, read whole
+            report = _PLANNER_FILES[kind.value](_engine(settings), read_table(file), source=str(file))
+        else:
+            # Streams in chunks; the bar (rows read of the estimated total, rows/s) shows on a terminal only.
+            with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                          TextColumn("{task.fields[rate]}"),
+                          TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal) as progress:
+                task = progress.add_task(f"ingesting {file.name}", total=None, rate="")
+
+                def show(done: int, total: int) -> None:
+                    elapsed = progress.tasks[0].elapsed or 0.0
+                    speed = f", {done / elapsed:,.0f} rows/s" if elapsed > 0 else ""
+                    progress.update(task, completed=done, total=total, rate=f"{done:,} of ~{total:,} rows{speed}")
+
+                report = ingest_file(_engine(settings), file, Kind(kind.value), source=str(file), progress=show,
+                                     limits=_file_limits(settings, max_new_series))
+    except (NeedcastInputError, StoreBusyError) as exc:
         _fail(str(exc))
         return
     is_csv = file.name.lower().endswith((".csv", ".csv.gz"))
@@ -94,10 +149,75 @@ def ingest(
         for e in rejected.errors:
             err.print(f"{file}: row {rejected.index + 1}{line}, column {e.field}: {e.message}", markup=False,
                       highlight=False, soft_wrap=True)
-    if len(report.rejected) > 20:
-        err.print(f"... and {len(report.rejected) - 20} more rejected rows: see `needcast quarantine`")
+    if report.rejected_count > 20:
+        err.print(f"... and {report.rejected_count - 20} more rejected rows: see `needcast quarantine`")
     out.print(f"{kind.value}: {report.received} rows read, {report.accepted} accepted, "
-              f"{report.duplicates} duplicates, {len(report.rejected)} rejected (quarantined)")
+              f"{report.duplicates} duplicates, {report.rejected_count} rejected (quarantined)")
+    if getattr(report, "batch_id", None) and report.accepted:
+        out.print(f"ingest id {report.batch_id} (undo: `needcast delete {kind.value} --source {file}`)",
+                  markup=False, highlight=False)
+    if report.received and report.rejected_count == report.received:
+        _fail(f"{file}: all {report.received} rows rejected, nothing stored (reasons above; `needcast quarantine`)")
+
+
+class DeleteKind(StrEnum):
+    usage = "usage"
+    feedback = "feedback"
+
+
+def _day_option(name: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        _fail(f"--{name}: {value!r} is not a date (YYYY-MM-DD)")
+        raise
+
+
+@app.command()
+def delete(
+    kind: Annotated[DeleteKind, typer.Argument(help="usage or feedback")],
+    source: Annotated[Path | None, typer.Option(help="the rows a file brought (the path it was ingested from)")]
+    = None,
+    before: Annotated[str | None, typer.Option(help="rows dated before this day, YYYY-MM-DD (exclusive)")] = None,
+    after: Annotated[str | None, typer.Option(help="rows dated after this day, YYYY-MM-DD (exclusive)")] = None,
+    row_id: Annotated[str | None, typer.Option("--id", help="feedback: its id; usage: an ingest id")] = None,
+) -> None:
+    """Remove stored usage or feedback (all criteria given must hold), audited; then queue a refresh."""
+    import getpass
+
+    from store.deletes import DeleteCriteria, NoCriteriaError, delete_rows
+    from store.engine import StoreBusyError
+
+    criteria = DeleteCriteria(source=None if source is None else str(source), before=_day_option("before", before),
+                              after=_day_option("after", after), id=row_id)
+    try:
+        actor = f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        actor = "cli"
+    engine = _engine(get_settings())
+    try:
+        report = delete_rows(engine, kind.value, criteria, actor)
+    except (NoCriteriaError, StoreBusyError) as exc:
+        _fail(str(exc))
+        return
+    what = f"{report.amount} requests subtracted" if kind == DeleteKind.usage else "texts removed"
+    out.print(f"{kind.value}: {report.rows} rows deleted ({what}); audit entry {report.audit_id}")
+    if report.rows:
+        out.print(_refresh_after_delete(engine), markup=False, highlight=False)
+
+
+def _refresh_after_delete(engine) -> str:
+    """Queue a refresh so served answers stop showing removed rows; say how it will happen."""
+    try:
+        from jobs.queue import enqueue
+
+        job_id = enqueue(engine, "refresh", {"reason": "delete"})
+    except Exception as exc:  # the queue is optional here: the hint still tells what to run
+        logging.getLogger(__name__).warning("could not queue a refresh: %s", type(exc).__name__)
+        return "served answers still include them: run `needcast refresh`"
+    return f"refresh queued as job {job_id} (`needcast worker` runs it; or run `needcast refresh` now)"
 
 
 @app.command()
@@ -108,7 +228,7 @@ def quarantine(
     """List rejected rows with their reasons."""
     from sqlalchemy import select
 
-    from features import tables
+    from store import tables
 
     q = tables.quarantine
     stmt = select(q).order_by(q.c.id.desc()).limit(limit)
@@ -143,37 +263,21 @@ def train(
     horizon: Annotated[int | None, typer.Option(min=1, max=366, help="periods ahead (default 28 days / 8 weeks)")]
     = None,
     freq: Annotated[str, typer.Option(help="D (daily) or W (weekly)")] = "D",
-    job_id: Annotated[str | None, typer.Option(hidden=True, help="report progress to this API job")] = None,
 ) -> None:
     """Build features, backtest, train and register models; move `champion` only when the new one wins."""
-    from needcast.jobs import run_training
-    from needcast.training_jobs import finish_job, report_progress
+    from jobs.tasks import run_training
 
     if freq not in ("D", "W"):
         _fail("--freq must be D or W")
     settings = get_settings()
-    engine = _engine(settings) if job_id else None
-
-    def step(message: str) -> None:
-        status.update(f"training: {message}")
-        if job_id:
-            report_progress(engine, job_id, message)
-
     try:
         with err.status("training") as status:
-            result = run_training(settings, horizon=horizon, freq=freq, step=step)
-    except Exception as exc:
-        if job_id:
-            finish_job(engine, job_id, False, None, f"{type(exc).__name__}: {exc}")
-        if isinstance(exc, (LookupError, ValueError)):
-            _fail(str(exc))
-        raise
+            result = run_training(settings, horizon=horizon, freq=freq,
+                                  step=lambda message: status.update(f"training: {message}"))
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
+        return
     run = result.demand
-    if job_id:
-        finish_job(engine, job_id, True, {
-            "model": "needcast-demand", "version": run.version, "champion_moved": run.promoted,
-            "champion_before": run.champion_before, "metrics": run.metrics, "naive_metrics": run.naive_metrics,
-        }, "done")
     table = Table("metric", "model", "seasonal naive", title=f"backtest of {run.data_from} .. {run.data_until}")
     for metric in ("wape", "mase", "coverage", "scaled_quantile_loss"):
         naive = run.naive_metrics.get(metric)
@@ -192,18 +296,15 @@ def train(
 @app.command()
 def refresh() -> None:
     """Recompute served forecasts, needs and suggestions from the latest data with the champions (no retraining)."""
-    from forecast.served import load_served
-    from needcast.jobs import refresh_served
-    from training.registry import champion_info
+    from jobs.tasks import refresh_served
 
     settings = get_settings()
     try:
         with err.status("refreshing") as status:
-            refresh_served(settings, step=lambda msg: status.update(f"refreshing: {msg}"))
+            served = refresh_served(settings, step=lambda msg: status.update(f"refreshing: {msg}"))
     except LookupError as exc:
         _fail(str(exc))
         return
-    served = load_served(_engine(settings), champion_info(_client(settings)).version)
     out.print(f"forecasts of v{served.version} refreshed: {len(served.table)} rows, data until "
               f"{served.meta['data_until']}")
 
@@ -274,9 +375,14 @@ def serve(
 
     from needcast.logs import server_log_config
 
+    # The schema is checked (or made, on an empty database) once here, so workers never start on an old one.
+    _engine(get_settings())
     level = os.environ.get("NEEDCAST_LOG_LEVEL", "INFO").upper()
+    # With several workers uvicorn kills a child that does not answer its ping within the health-check timeout
+    # (default 5 s); a worker still importing or loading the champion on a busy host would be killed in a loop.
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_config=server_log_config(level), log_level=level.lower(), access_log=True)
+                log_config=server_log_config(level), log_level=level.lower(), access_log=True,
+                timeout_worker_healthcheck=120)
 
 
 @keys_app.command("create")
@@ -304,7 +410,7 @@ def events_add(
 ) -> None:
     """Register a past or planned event; training learns its effect from past ones, forecasts apply planned ones."""
     from features.events import InvalidEventError, add_event, parse_event
-    from features.history import load_events, load_series_keys, usage_last_day
+    from store.reads import load_events, load_series_keys, usage_last_day
 
     try:
         event = parse_event(name, start, end, kind, service, segment, region)
@@ -331,7 +437,7 @@ def events_list() -> None:
     """Print the registered events, earliest first."""
     import pandas as pd
 
-    from features.history import load_events
+    from store.reads import load_events
 
     events = load_events(_engine(get_settings()))
     today = pd.Timestamp(date.today())
@@ -365,6 +471,7 @@ def demo(
 ) -> None:
     """On an empty folder: generate sample data, ingest, train, and serve the API and dashboard."""
     from api.keys import Role, create_key
+    from features.readers import read_table
     from needcast.jobs import ingest_files
     from needcast.sample_data import generate_world
 
@@ -376,17 +483,87 @@ def demo(
                                                 Kind.feedback: files.feedback}).items():
         out.print(f"ingested {kind}: {report.accepted} new, {report.duplicates} duplicates, "
                   f"{len(report.rejected)} rejected")
-    train(horizon=None, freq="D", job_id=None)
+    for kind in ("segments", "regions"):  # names of the codes, for the dashboard
+        if (sample_dir / f"{kind}.csv").exists():
+            _PLANNER_FILES[kind](_engine(settings), read_table(sample_dir / f"{kind}.csv"),
+                                 source=str(sample_dir / f"{kind}.csv"))
+    train(horizon=None, freq="D")
     key = create_key(_engine(settings), Role.admin)
     out.print(f"\nneedcast is ready at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     out.print(f"admin API key: {key}", markup=False, highlight=False)
     out.print(f"dashboard: http://{host}:{port}/#key={key}\n", markup=False, highlight=False)
     if serve_api:
-        serve(host=host, port=port, workers=1)
+        import subprocess
+
+        # The worker runs the jobs the dashboard and the API queue (retrain, refresh), as in production.
+        worker_process = subprocess.Popen([sys.executable, "-m", "needcast", "worker"])
+        try:
+            serve(host=host, port=port, workers=1)
+        finally:
+            worker_process.terminate()
+            worker_process.wait(timeout=30)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="run what is queued now, then exit (no schedule)")] = False,
+    schedule: Annotated[bool, typer.Option("--schedule/--no-schedule",
+                                           help="queue a refresh and a retraining on the cron schedule")] = True,
+    alive_file: Annotated[Path | None, typer.Option(help="touched every few seconds while the worker lives "
+                                                         "(for a container health check)")] = None,
+) -> None:
+    """Run queued jobs (train, refresh, embed, prune) one at a time, and queue them on the schedule."""
+    import logging.config
+
+    from jobs.schedule import ScheduleError, parse_schedule, start_schedule
+    from jobs.tasks import TASKS
+    from jobs.worker import Worker, stop_on_signals
+    from needcast.logs import server_log_config
+
+    logging.config.dictConfig(server_log_config(os.environ.get("NEEDCAST_LOG_LEVEL", "INFO").upper()))
+    settings = get_settings()
+    scheduled = schedule and not once
+    try:
+        plan = parse_schedule(settings.refresh_cron if scheduled else "", settings.retrain_cron if scheduled else "",
+                              settings.schedule_timezone, settings.prune_cron if scheduled else "")
+    except ScheduleError as exc:
+        _fail(str(exc))
+        return
+    runner = Worker(_engine(settings), settings, TASKS, settings.job_lease_s, settings.worker_poll_s,
+                    alive_path=alive_file)
+    for job_id in runner.recover():
+        err.print(f"job {job_id} failed: the worker running it had ended", markup=False, highlight=False)
+    scheduler = start_schedule(plan, runner.queue_job)
+    next_runs = ", ".join(f"{kind} {at}" for kind, at in plan.next_runs().items()) or "none"
+    err.print(f"worker {runner.host}:{os.getpid()} waiting for jobs; next scheduled: {next_runs}",
+              markup=False, highlight=False)
+    try:
+        with stop_on_signals(runner):
+            ran = runner.run(until_idle=once)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+    err.print(f"worker stopped after {ran} jobs", markup=False, highlight=False)
 
 
 def main() -> None:
-    app()
+    """The console entry point: a database at another schema version is one line, not a traceback."""
+    from store.migrate import SchemaError
+
+    try:
+        app()
+    except SchemaError as exc:
+        err.print(f"error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(1)
+
+
+def _register_db_commands() -> None:
+    from needcast.db_cli import db_app
+
+    app.add_typer(db_app, name="db")
+
+
+_register_db_commands()
 
 
 model_app = typer.Typer(help="The embedding model.", no_args_is_help=True)
@@ -396,8 +573,8 @@ app.add_typer(model_app, name="model")
 @model_app.command("install")
 def model_install() -> None:
     """Convert the bundled offline embedding model and export it to int8 ONNX, once (no network)."""
-    from features.e5_bundle import ensure_bundled_model
-    from features.onnx_encoder import ensure_onnx_model
+    from text.e5_bundle import ensure_bundled_model
+    from text.onnx_encoder import ensure_onnx_model
 
     settings = get_settings()
     path = ensure_bundled_model(settings.models_dir)

@@ -6,9 +6,11 @@ personal data), so forecasts and emerging-needs detection can be judged against 
 
 Worlds: `sample` (MFC services, one emerging topic, what `needcast demo` shows), `alt` (housing, transport
 and social support with other topics and wording, three emerging topics in three segments), `events`
-(`sample` plus past notification campaigns that lift one service in one segment for two weeks) and `leads`
+(`sample` plus past notification campaigns that lift one service in one segment for two weeks), `leads`
 (`sample` plus waves of complaints about three services, each followed five weeks later by a rise in their
-demand: feedback that leads demand).
+demand: feedback that leads demand) and `rare` (a national-scale stream: the sample's topics and five more at
+`feedback_texts` texts a year, 100,000 by default, with two planted needs each `need_share` of the recent
+stream, 0.2% by default).
 Everything is drawn from `numpy.random.default_rng(seed)`, so a seed gives the same files.
 """
 
@@ -26,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import FEEDBACK, SERVICES, USAGE
+from needcast.sample_catalogues import write_catalogues
 from needcast.sample_texts import (
     ALT_SERVICES,
     PHRASES,
@@ -37,8 +40,10 @@ from needcast.sample_texts import (
 
 __all__ = ["DEFAULT_END", "WORLDS", "WorldFiles", "generate_world"]
 
-WORLDS = ("sample", "alt", "events", "leads")
+WORLDS = ("sample", "alt", "events", "leads", "rare")
 DEFAULT_END = date(2026, 10, 31)
+RECENT_DAYS = 21
+"""The recent window of needs training (its default): a planted need's `share` is of these days' texts."""
 
 # P(rating = 1..5) by the tone of a topic.
 ANGRY = (0.55, 0.28, 0.1, 0.05, 0.02)
@@ -68,12 +73,17 @@ class TopicPlan:
 
 @dataclass(frozen=True)
 class Emergence:
-    """A topic that barely existed, rising in one segment over the last `days` days to `peak` texts a day."""
+    """A topic that barely existed, rising in one segment over the last `days` days to `peak` texts a day.
+
+    With `share` > 0 the peak follows the world's volume instead: the topic's texts of the last `RECENT_DAYS`
+    days are `share` of all texts written in those days.
+    """
 
     topic: str
     segment: str
     days: int
-    peak: float
+    peak: float = 0.0
+    share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,8 @@ class WorldSpec:
     campaigns: tuple[Campaign, ...] = ()
     english_share: float = 0.07
     leads: tuple[Lead, ...] = ()
+    feedback_texts: int | None = None  # texts of the steady topics in the last 365 days; None: their `daily`
+    feedback_days: int | None = None  # feedback only in the last this many days (None: the whole history)
 
 
 @dataclass(frozen=True)
@@ -299,7 +311,27 @@ LEADS = replace(
     ),
 )
 
-SPECS = {"sample": SAMPLE, "alt": ALT, "events": EVENTS, "leads": LEADS}
+EVERYONE = {"pensioners": 1.0, "youth": 1.0, "families": 1.0, "business": 0.5, "students": 0.8, "disabled": 0.6}
+RARE = replace(
+    SAMPLE,
+    topics=(
+        *SAMPLE.topics,
+        # Five more everyday topics (the alt world's wording) make the background less easy to split.
+        TopicPlan("garbage_collection", 3.0, EVERYONE, (), COMPLAINT, ANY),
+        TopicPlan("street_lighting", 1.5, EVERYONE, (), COMPLAINT, ANY),
+        TopicPlan("road_potholes", 2.0, EVERYONE, (), COMPLAINT, ANY),
+        TopicPlan("heating_hot_water", 2.0, EVERYONE, ("housing_subsidy",), ANGRY, ANY),
+        TopicPlan("bus_punctuality", 2.0, EVERYONE | {"students": 3.0}, ("student_transport_card",), COMPLAINT,
+                  ANY),
+        TopicPlan("social_taxi_booking", 0.0, {"disabled": 1}, (), ANGRY, ANY | {"hotline": 3}),
+    ),
+    emerging=(Emergence("electronic_certificate", "pensioners", 24, share=0.002),
+              Emergence("social_taxi_booking", "disabled", 30, share=0.002)),
+    feedback_texts=100_000,
+    feedback_days=400,  # a year of training and the weeks before: keeps a big world quick to write
+)
+
+SPECS = {"sample": SAMPLE, "alt": ALT, "events": EVENTS, "leads": LEADS, "rare": RARE}
 
 
 def _calendar(days: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray]:
@@ -381,19 +413,33 @@ def _feedback(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator,
     n = len(days)
     weekly = np.array([1.0, 1.0, 1.0, 1.0, 0.95, 0.75, 0.6])  # portals and apps work on weekends too
     day_factor = np.where(is_holiday, 0.55, weekly[days.dayofweek.to_numpy()]) * (1 + 0.5 * (bounce - 1))
+    if spec.feedback_days is not None:
+        day_factor[: max(n - spec.feedback_days, 0)] = 0.0
     emerging = {e.topic: e for e in spec.emerging}
-    rows: list[dict[str, Any]] = []
+    rates: dict[str, np.ndarray] = {}
     for plan in spec.topics:
-        if plan.topic in emerging:
-            e = emerging[plan.topic]
-            k = np.arange(n) - (n - e.days)
-            # Before the start a rare trickle; then a ramp over the first 60% of the window to the peak.
-            rate = np.where(k < 0, 0.012, e.peak * np.clip((k + 1) / (0.6 * e.days), 0.1, 1.0))
-        else:
+        if plan.topic not in emerging:
             # A topic about a seasonal service follows that season, damped: people write less than they ask.
             main = plan.services[0] if plan.services else ""
-            rate = plan.daily * (0.6 + 0.4 * _season(days, spec.seasons.get(main, ())))
-        rows += _texts(spec, plan, rng.poisson(rate * day_factor), days, rng, rnd)
+            rates[plan.topic] = plan.daily * (0.6 + 0.4 * _season(days, spec.seasons.get(main, ())))
+    if spec.feedback_texts is not None:
+        # Texts a year at these rates, from the last year (or all of a shorter history).
+        year = 365 * sum((r * day_factor)[-365:].mean() for r in rates.values())
+        rates = {t: r * (spec.feedback_texts / year) for t, r in rates.items()}
+    for e in spec.emerging:
+        k = np.arange(n) - (n - e.days)
+        ramp = np.clip((k + 1) / (0.6 * e.days), 0.1, 1.0)
+        if e.share > 0:
+            # The same shape with a trickle of 0.24% of the peak before the start, scaled to the share.
+            shape = np.where(k < 0, 0.0024, ramp)
+            stream = sum((r * day_factor)[-RECENT_DAYS:].sum() for r in rates.values())
+            rates[e.topic] = shape * e.share * stream / (shape * day_factor)[-RECENT_DAYS:].sum()
+        else:
+            # Before the start a rare trickle; then a ramp over the first 60% of the window to the peak.
+            rates[e.topic] = np.where(k < 0, 0.012, e.peak * ramp)
+    rows: list[dict[str, Any]] = []
+    for plan in spec.topics:
+        rows += _texts(spec, plan, rng.poisson(rates[plan.topic] * day_factor), days, rng, rnd)
     for lead in spec.leads:
         rate = np.where(_waves(n, lead.starts, lead.length), lead.daily, 0.0)
         rows += _texts(spec, lead.plan, rng.poisson(rate * day_factor), days, rng, rnd)
@@ -406,6 +452,10 @@ def _feedback(spec: WorldSpec, days: pd.DatetimeIndex, rng: np.random.Generator,
         mask = (frame["topic"] == e.topic) & (frame["segment"] == e.segment) & (frame["created_at"] >= start)
         planted.append({"segment": e.segment, "topic": e.topic, "label": PHRASES[e.topic].label,
                         "start": start.date().isoformat(), "ids": frame.loc[mask, "id"].tolist()})
+        if e.share > 0:  # what the draw gave: the topic's share of the last RECENT_DAYS days' texts
+            recent = frame["created_at"] >= days[n - RECENT_DAYS]
+            mine = recent & (frame["topic"] == e.topic) & (frame["segment"] == e.segment)
+            planted[-1]["recent_share"] = round(float(mine.sum() / recent.sum()), 5)
     frame["created_at"] = frame["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S")
     return frame, planted
 
@@ -461,17 +511,23 @@ def _service_for(spec: WorldSpec, plan: TopicPlan, segment: str, rnd: random.Ran
 
 
 def generate_world(out_dir: Path, *, world: str = "sample", seed: int = 7, end: date | None = None,
-                   days: int = 760) -> WorldFiles:
+                   days: int = 760, feedback_texts: int | None = None, need_share: float | None = None) -> WorldFiles:
     """Write one generated world's CSV files and its truth into `out_dir` (created if missing).
 
     `end` is the last day of data (default `DEFAULT_END`, so a seed always gives the same files); the
-    history covers `days` days up to it. Planted topics start a few weeks before `end`.
+    history covers `days` days up to it. Planted topics start a few weeks before `end`. `feedback_texts`
+    (steady topics' texts in the last 365 days) and `need_share` (each planted topic's share of the last
+    `RECENT_DAYS` days) override the world's volume and its planted topics' strength.
     """
     if world not in SPECS:
         raise ValueError(f"unknown world {world!r}; choose one of {', '.join(WORLDS)}")
     if days < 60:
         raise ValueError("days must be at least 60: planted topics start up to five weeks before the end")
     spec = SPECS[world]
+    if feedback_texts is not None:
+        spec = replace(spec, feedback_texts=feedback_texts)
+    if need_share is not None:
+        spec = replace(spec, emerging=tuple(replace(e, share=need_share) for e in spec.emerging))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -489,6 +545,7 @@ def generate_world(out_dir: Path, *, world: str = "sample", seed: int = 7, end: 
     feedback[["id", *[c for c in FEEDBACK.names if c != "id"]]].to_csv(paths["feedback"], index=False)
     services.to_csv(paths["services"], index=False)
     feedback[["id", "topic"]].to_csv(paths["feedback_topics"], index=False)
+    write_catalogues(out_dir, spec.mix, spec.regions)  # segments.csv, regions.csv: names of the codes
 
     topic_names = [p.topic for p in spec.topics]
     truth = {

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from features.demand_features import STATIC_COLUMNS
 from training.config import DemandConfig
-from training.demand_model import average_models, blend_smoothing, make_mlforecast
+from training.demand_model import average_models, blend_smoothing, make_mlforecast, training_sample
 from training.intervals import IntervalCalibration, apply_intervals, fit_intervals
 from training.metrics import forecast_metrics
 
-__all__ = ["BacktestResult", "run_backtest", "seasonal_naive"]
+if TYPE_CHECKING:
+    from training.distributed import DaskEngine
+
+__all__ = ["BacktestResult", "fits_per_backtest", "run_backtest", "seasonal_naive"]
 
 
 @dataclass
@@ -45,17 +49,34 @@ def seasonal_naive(series: pd.DataFrame, cv: pd.DataFrame, season: int, freq: st
     return lookup.reindex(idx).to_numpy()
 
 
-def run_backtest(frame: pd.DataFrame, config: DemandConfig) -> BacktestResult:
-    """`backtest_windows` non-overlapping windows of `h` periods at the end of the data, refit per window.
+def _cross_validation(frame: pd.DataFrame, config: DemandConfig, dask: DaskEngine | None) -> pd.DataFrame:
+    """mlforecast's rolling-origin predictions (unique_id, ds, cutoff, y, mean), locally or on the cluster."""
+    windows, refit = config.backtest_windows, config.backtest_refit
+    if dask is not None:
+        from training.distributed import cross_validate_distributed
 
-    Coverage is cross-conformal: each window's intervals come from the residuals of the other
-    windows, so the reported coverage is out of sample.
-    """
+        return cross_validate_distributed(frame, config, dask, windows, refit)
     mlf = make_mlforecast(config)
-    cv = mlf.cross_validation(
-        frame, n_windows=config.backtest_windows, h=config.h, static_features=STATIC_COLUMNS, refit=True, dropna=False,
-    )
-    cv = average_models(cv, list(mlf.models))
+    cv = mlf.cross_validation(frame, n_windows=windows, h=config.h, static_features=STATIC_COLUMNS, refit=refit,
+                              dropna=False)
+    return average_models(cv, list(mlf.models))
+
+
+def fits_per_backtest(config: DemandConfig) -> int:
+    """Full LightGBM fits a backtest of this (resolved) config makes."""
+    return config.backtest_windows if config.backtest_refit else 1
+
+
+def run_backtest(frame: pd.DataFrame, config: DemandConfig, dask: DaskEngine | None = None) -> BacktestResult:
+    """`backtest_windows` non-overlapping windows of `h` periods at the end of the data.
+
+    The backtest layout (windows, refit, series sample) is the config's once resolved for the panel's size
+    (`DemandConfig.for_series`). Coverage is cross-conformal: each window's intervals come from the residuals
+    of the other windows, so the reported coverage is out of sample. `dask`: fit and predict on that cluster.
+    """
+    config = config.for_series(frame["unique_id"].nunique())
+    frame = training_sample(frame, config.backtest_series)
+    cv = _cross_validation(frame, config, dask)
     if config.blend_weight > 0:
         cv = pd.concat([blend_smoothing(part, frame[frame["ds"] <= cutoff], config, config.h)
                         for cutoff, part in cv.groupby("cutoff")], ignore_index=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 __all__ = ["DemandConfig"]
@@ -13,6 +13,8 @@ _ROLLING = {"D": (7, 28), "W": (4, 13, 52), "M": (7, 28)}
 # Share of simple exponential smoothing in the mean forecast: it tracks the level of weekly and monthly
 # series better than trees do; on days it cannot see the weekday cycle (measured in docs/benchmarks.md).
 _SMOOTHING_WEIGHT = {"D": 0.0, "W": 0.3, "M": 0.3}
+LARGE_PANEL = 1000
+"""Series count beyond which the backtest uses 2 windows and a single fit (see `DemandConfig.for_series`)."""
 
 
 @dataclass(frozen=True)
@@ -21,7 +23,15 @@ class DemandConfig:
 
     freq: str = "D"
     horizon: int | None = None
-    backtest_windows: int = 4
+    # None: chosen from the number of series by `for_series` (4 refitted windows for few series; beyond
+    # LARGE_PANEL series 2 windows and one fit on a sample of LARGE_PANEL series: the pooled residuals are
+    # plenty, and fits are the cost).
+    backtest_windows: int | None = None
+    backtest_refit: bool | None = None  # refit per backtest window; None: as `for_series` chooses
+    backtest_series: int | None = None  # backtest on a seeded sample of this many series; None: as chosen
+    # Fit (and backtest) the global model on a seeded random sample of this many series; None: all. For
+    # panels too large to fit whole in memory and time (docs/benchmarks.md, "Training at scale").
+    max_train_series: int | None = None
     lags: tuple[int, ...] | None = None
     rolling_windows: tuple[int, ...] | None = None  # None: the frequency's default
     # Off by default: the feedback features help only where feedback leads demand (bench/ablation.py, measured
@@ -58,8 +68,27 @@ class DemandConfig:
             raise ValueError(f"freq must be D, W or M, not {self.freq!r}")
         if self.horizon is not None and not 1 <= self.horizon <= 366:
             raise ValueError("horizon must be between 1 and 366")
+        if self.max_train_series is not None and self.max_train_series < 1:
+            raise ValueError("max_train_series must be at least 1")
+        if self.backtest_windows is not None and self.backtest_windows < 1:
+            raise ValueError("backtest_windows must be at least 1")
         if self.smoothing_weight is not None and not 0 <= self.smoothing_weight <= 1:
             raise ValueError("smoothing_weight must be between 0 and 1")
+
+    def for_series(self, n_series: int) -> DemandConfig:
+        """This config with the backtest layout fixed for a panel of `n_series` series.
+
+        Up to LARGE_PANEL series: 4 windows, each refitted (few residuals per window). Beyond: 2 windows (one
+        calibrates the other's intervals, as coverage stays cross-conformal) on a seeded sample of LARGE_PANEL
+        series, predicted by one model fitted at the first cutoff. The served model is still fitted on every
+        series; the backtest's model sees fewer series and, in the second window, data h periods older than a
+        refit one would: both err on the side of a pessimistic WAPE and wider intervals.
+        """
+        large = n_series > LARGE_PANEL
+        windows = self.backtest_windows if self.backtest_windows is not None else (2 if large else 4)
+        refit = self.backtest_refit if self.backtest_refit is not None else not large
+        sample = self.backtest_series if self.backtest_series is not None else min(n_series, LARGE_PANEL)
+        return replace(self, backtest_windows=windows, backtest_refit=refit, backtest_series=sample)
 
     @property
     def h(self) -> int:

@@ -8,6 +8,7 @@ features/ builds calendars for days and weeks only).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -22,17 +23,21 @@ from features.demand_features import STATIC_COLUMNS, exogenous_columns, future_g
 from training.config import DemandConfig
 from training.intervals import IntervalCalibration, apply_intervals
 
+if TYPE_CHECKING:
+    from training.distributed import DaskEngine
+
 __all__ = [
-    "DemandForecaster", "average_models", "blend_smoothing", "fit_forecaster", "make_mlforecast", "model_frame",
-    "smoothing_forecast", "with_events_in_history",
+    "DemandForecaster", "average_models", "blend_smoothing", "feature_spec", "fit_forecaster", "make_mlforecast",
+    "model_frame",
+    "smoothing_forecast", "training_sample", "with_events_in_history",
 ]
 
 
 MLF_FREQ = {"D": "D", "W": "W-MON", "M": "MS"}
 
 
-def make_mlforecast(config: DemandConfig) -> MLForecast:
-    """An unfitted MLForecast with the config's lags, rolling means and date features."""
+def feature_spec(config: DemandConfig) -> dict[str, Any]:
+    """The config's frequency, lags, rolling means and date features, as (Distributed)MLForecast arguments."""
     first_lag = min(config.lag_list)
     date_features = {"D": ["dayofweek", "month", "dayofyear"], "W": ["month", _week_of_year], "M": ["month"]}
     lag_transforms = {first_lag: [RollingMean(window_size=w) for w in config.rolling_list]}
@@ -40,14 +45,15 @@ def make_mlforecast(config: DemandConfig) -> MLForecast:
         # Last year's level in the 4 weeks around this date and around the recent window: yearly seasonality
         # and growth from smoothed values, which two years of noisy single-day lag 364 cannot give.
         lag_transforms.update({350: [RollingMean(window_size=28)], 371: [RollingMean(window_size=28)]})
-    return MLForecast(
-        models={"mean": lgb.LGBMRegressor(**config.lgbm)},
-        freq=MLF_FREQ[config.freq],
-        lags=config.lag_list,
-        lag_transforms=lag_transforms,
-        date_features=date_features[config.freq],
-        num_threads=1,
-    )
+    return {"freq": MLF_FREQ[config.freq], "lags": config.lag_list, "lag_transforms": lag_transforms,
+            "date_features": date_features[config.freq]}
+
+
+def make_mlforecast(config: DemandConfig) -> MLForecast:
+    """An unfitted MLForecast with the config's features and LightGBM (on `lgbm.n_jobs` threads, as its features)."""
+    threads = config.lgbm.get("n_jobs", 1)
+    return MLForecast(models={"mean": lgb.LGBMRegressor(**config.lgbm)}, num_threads=threads if threads > 0 else -1,
+                      **feature_spec(config))
 
 
 def average_models(pred: pd.DataFrame, names: list[str]) -> pd.DataFrame:
@@ -125,6 +131,19 @@ def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config:
     return out
 
 
+def training_sample(series: pd.DataFrame, max_series: int | None, seed: int = 0) -> pd.DataFrame:
+    """`series` of at most `max_series` series (a seeded random sample, the same for the same ids; None: all).
+
+    The global model's fit: trees learn shapes shared across series, which a large sample already shows;
+    every series is still forecast from its own history.
+    """
+    ids = series["unique_id"].unique()
+    if max_series is None or len(ids) <= max_series:
+        return series
+    chosen = np.random.default_rng(seed).choice(np.sort(ids), size=max_series, replace=False)
+    return series[series["unique_id"].isin(chosen)].reset_index(drop=True)
+
+
 def model_frame(series: pd.DataFrame, feedback: pd.DataFrame | None, config: DemandConfig,
                 events: pd.DataFrame | None = None) -> pd.DataFrame:
     """The training frame: series (unique_id, ds, y, keys) with the exogenous features."""
@@ -170,8 +189,17 @@ class DemandForecaster:
         )
 
 
-def fit_forecaster(frame: pd.DataFrame, config: DemandConfig, calibration: IntervalCalibration) -> DemandForecaster:
-    """Fit on the whole model frame (history ends where the data ends)."""
-    mlf = make_mlforecast(config)
-    mlf.fit(frame, static_features=STATIC_COLUMNS, dropna=False)
+def fit_forecaster(frame: pd.DataFrame, config: DemandConfig, calibration: IntervalCalibration,
+                   dask: DaskEngine | None = None) -> DemandForecaster:
+    """Fit on the whole model frame (history ends where the data ends); on the Dask cluster when one is given.
+
+    Either way the forecaster holds a local `MLForecast` (the distributed one is converted after fitting).
+    """
+    if dask is not None:
+        from training.distributed import fit_distributed
+
+        mlf = fit_distributed(frame, config, dask)
+    else:
+        mlf = make_mlforecast(config)
+        mlf.fit(frame, static_features=STATIC_COLUMNS, dropna=False)
     return DemandForecaster(config, mlf, calibration, frame["ds"].max())

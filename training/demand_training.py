@@ -10,8 +10,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cloudpickle
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
@@ -20,11 +20,14 @@ from mlflow.models import ModelSignature, infer_signature
 from features.event_features import EVENT_COLUMNS
 from features.feedback_features import frequent_topics
 from features.series import series_frame
-from training.backtest import BacktestResult, run_backtest
+from training.backtest import BacktestResult, fits_per_backtest, run_backtest
 from training.config import DemandConfig
-from training.demand_model import fit_forecaster, model_frame, with_events_in_history
-from training.demand_pyfunc import DemandPyfunc
+from training.demand_model import fit_forecaster, model_frame, training_sample, with_events_in_history
+from training.model_format import log_demand_model
 from training.registry import DEMAND_MODEL, champion_info, ensure_experiment, set_champion
+
+if TYPE_CHECKING:
+    from training.distributed import DaskEngine
 
 __all__ = ["DemandRun", "data_fingerprint", "train_demand"]
 
@@ -47,6 +50,7 @@ class DemandRun:
     data_from: str
     data_until: str
     seconds: float
+    fits: int = 0  # full LightGBM fits made: backtest, final model, and any re-backtest of the champion
 
 
 def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
@@ -59,25 +63,44 @@ def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
         f"{frame['ds'].max()}|{config.freq}|{config.h}|{config.backtest_windows}"
     )
     summary += "".join(f"|{frame[c].sum():.1f}" for c in EVENT_COLUMNS if c in frame)
+    # A one-fit or sampled backtest scores differently (the refitted, whole-panel ones keep their prints).
+    if config.backtest_refit is False or (config.backtest_series or 0) < frame["unique_id"].nunique():
+        summary += f"|one-fit|{config.backtest_series}"
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class _ChampionScore:
+    version: str | None
+    wape: float | None
+    fits: int = 0  # LightGBM fits it took to score the champion on this data
+
+
 def _champion_wape_on(client: MlflowClient, series: pd.DataFrame, feedback: pd.DataFrame | None,
-                      events: pd.DataFrame | None, config: DemandConfig, fingerprint: str,
-                      step: Step) -> tuple[str | None, float | None]:
-    """The champion's backtest WAPE on this data: its logged one if the data match, else re-backtested."""
+                      events: pd.DataFrame | None, config: DemandConfig, fingerprint: str, own_wape: float,
+                      step: Step, dask: DaskEngine | None = None) -> _ChampionScore:
+    """The champion's backtest WAPE on this data: its logged one if the data match, else re-backtested.
+
+    A champion of the same configuration as this run needs no re-run: its backtest on this data is the one
+    just made (same features, parameters, seeds and windows), so `own_wape` is its score, a tie.
+    """
     champ = champion_info(client, DEMAND_MODEL)
     if champ is None:
-        return None, None
+        return _ChampionScore(None, None)
     run = client.get_run(champ.run_id)
     if run.data.tags.get("data_fingerprint") == fingerprint and "wape" in run.data.metrics:
-        return champ.version, run.data.metrics["wape"]
-    step(f"re-running the champion's (v{champ.version}) backtest on the current data")
+        return _ChampionScore(champ.version, run.data.metrics["wape"])
     params = {**run.data.params, "freq": config.freq, "horizon": str(config.h),
-              "backtest_windows": str(config.backtest_windows)}
+              "backtest_windows": str(config.backtest_windows), "backtest_refit": str(config.backtest_refit),
+              "backtest_series": str(config.backtest_series)}
     champ_config = DemandConfig.from_params(params)
-    frame = model_frame(series, feedback, champ_config, events)
-    return champ.version, run_backtest(frame, champ_config).metrics["wape"]
+    if champ_config.as_params() == config.as_params():
+        step(f"the champion (v{champ.version}) has this run's configuration: its backtest on this data is this one")
+        return _ChampionScore(champ.version, own_wape)
+    step(f"re-running the champion's (v{champ.version}) backtest on the current data")
+    frame = model_frame(training_sample(series, champ_config.max_train_series), feedback, champ_config, events)
+    return _ChampionScore(champ.version, run_backtest(frame, champ_config, dask).metrics["wape"],
+                          fits_per_backtest(champ_config))
 
 
 def _signature(usage: pd.DataFrame, forecaster) -> ModelSignature:
@@ -98,10 +121,14 @@ def train_demand(
     config: DemandConfig | None = None,
     step: Step = lambda _msg: None,
     events: pd.DataFrame | None = None,
+    dask: DaskEngine | None = None,
 ) -> DemandRun:
     """Backtest and fit on all usage, log everything, register, and decide the champion.
 
-    `events` (`features.history.load_events`) are used when the config asks and one overlaps the history;
+    `dask`: fit and backtest on that cluster (`training.distributed`); None: in this process. The run's
+    `engine` param says which, and how many full LightGBM fits it made is its `lgbm_fits` tag.
+
+    `events` (`store.reads.load_events`) are used when the config asks and one overlaps the history;
     the logged `use_events` says whether they were. With `use_feedback`, a `topic` column of needs-topic ids in
     `feedback` and no `feedback_topics` in the config, the most frequent topics become share features.
     """
@@ -115,45 +142,52 @@ def train_demand(
     if checked.use_events != config.use_events:
         step("no registered event overlaps the history: training without event features")
     config = checked
-    frame = model_frame(series, feedback, config, events)
+    fitted = training_sample(series, config.max_train_series)
+    if len(fitted) < len(series):
+        step(f"fitting the global model on a sample of {config.max_train_series:,} series")
+    config = config.for_series(fitted["unique_id"].nunique())
+    frame = model_frame(fitted, feedback, config, events)
     fingerprint = data_fingerprint(frame, config)
-    step(f"backtesting on {config.backtest_windows} windows of {config.h} periods")
-    backtest: BacktestResult = run_backtest(frame, config)
-    step("fitting the final model")
-    forecaster = fit_forecaster(frame, config, backtest.calibration)
+    fits = fits_per_backtest(config) + 1
+    where = f" on Dask ({dask.n_workers} workers)" if dask is not None else ""
+    step(f"backtesting on {config.backtest_windows} windows of {config.h} periods{where}")
+    backtest: BacktestResult = run_backtest(frame, config, dask)
+    step(f"fitting the final model{where}")
+    forecaster = fit_forecaster(frame, config, backtest.calibration, dask)
 
     experiment_id = ensure_experiment(client, DEMAND_MODEL, artifact_root)
     data_from, data_until = str(series["ds"].min().date()), str(series["ds"].max().date())
     with mlflow.start_run(experiment_id=experiment_id) as run, tempfile.TemporaryDirectory() as tmp:
         mlflow.log_params(config.as_params())
+        mlflow.log_params(dask.params() if dask is not None else {"engine": "local", "n_workers": "1"})
         mlflow.log_metrics(backtest.metrics)
         mlflow.log_metrics({f"naive_{k}": v for k, v in backtest.naive_metrics.items()})
         mlflow.set_tags({"data_from": data_from, "data_until": data_until, "data_fingerprint": fingerprint,
-                         "series": str(series["unique_id"].nunique()), "rows": str(len(frame))})
+                         "series": str(series["unique_id"].nunique()), "rows": str(len(frame)),
+                         "train_series": str(fitted["unique_id"].nunique())})
         tmp_path = Path(tmp)
         forecaster.feature_importance().to_csv(tmp_path / "feature_importance.csv", index=False)
         backtest.cv.to_csv(tmp_path / "backtest.csv", index=False)
         backtest.calibration.to_csv(tmp_path / "interval_calibration.csv", index=False)
         mlflow.log_artifacts(tmp, artifact_path="reports")
-        with open(tmp_path / "forecaster.pkl", "wb") as fh:
-            cloudpickle.dump(forecaster, fh)
         step("logging and registering the model")
-        info = mlflow.pyfunc.log_model(
-            name="model", python_model=DemandPyfunc(), artifacts={"forecaster": str(tmp_path / "forecaster.pkl")},
-            registered_model_name=DEMAND_MODEL, pip_requirements=[],
-            signature=_signature(usage, forecaster),
-        )
+        # The model as data (training.model_format): mlforecast's save format, JSON config, calibration tables.
+        info = log_demand_model(forecaster, _signature(usage, forecaster), DEMAND_MODEL, backtest.cv)
         version = str(info.registered_model_version)
 
-        champ_version, champ_wape = _champion_wape_on(client, series, feedback, events, config, fingerprint, step)
+        champ = _champion_wape_on(client, series, feedback, events, config, fingerprint, backtest.metrics["wape"],
+                                  step, dask)
+        champ_version, champ_wape = champ.version, champ.wape
+        fits += champ.fits
         promoted = champ_version is None or (champ_wape is not None and backtest.metrics["wape"] < champ_wape)
         decision = "promoted" if promoted else "challenger"
         mlflow.set_tags({"decision": decision, "champion_before": champ_version or "",
-                         "champion_wape_same_data": "" if champ_wape is None else f"{champ_wape:.6f}"})
+                         "champion_wape_same_data": "" if champ_wape is None else f"{champ_wape:.6f}",
+                         "lgbm_fits": str(fits)})
     client.set_model_version_tag(DEMAND_MODEL, version, "role", "challenger")
     if promoted:
         set_champion(client, DEMAND_MODEL, version)
     log.info("demand run %s: version %s %s (wape %.4f vs champion %s)", run.info.run_id, version, decision,
              backtest.metrics["wape"], champ_wape)
     return DemandRun(run.info.run_id, version, promoted, backtest.metrics, backtest.naive_metrics, champ_version,
-                     champ_wape, data_from, data_until, time.perf_counter() - started)
+                     champ_wape, data_from, data_until, time.perf_counter() - started, fits)

@@ -62,8 +62,6 @@ def apply_intervals(pred: pd.DataFrame, calibration: IntervalCalibration, freq: 
     """Add p10/p50/p90 to rows with `step` and `mean`; 0 <= p10 <= p50 <= p90."""
     out = pred.copy()
     out["mean"] = out["mean"].clip(lower=0.0)
-    if "level_from" not in calibration:  # a model trained before level bins: one bin, p50 = mean
-        calibration = calibration.assign(level_from=-np.inf, q_mid=0.0)
     blocks = np.sort(calibration["block"].unique())
     # Steps past the calibrated ones use the last block's cells.
     block = blocks[np.clip(np.searchsorted(blocks, out["step"].to_numpy() // _BLOCK[freq], side="right") - 1,

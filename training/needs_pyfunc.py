@@ -50,8 +50,8 @@ class NeedsPyfunc(mlflow.pyfunc.PythonModel):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if self._encoder is None:
-            from features.embeddings import TextEncoder
             from needcast.settings import get_settings
+            from text.encoders import TextEncoder
 
             self._encoder = TextEncoder.load(self.encoder_name, get_settings().models_dir)
         return self._encoder.encode(texts)

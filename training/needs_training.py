@@ -30,6 +30,7 @@ from training.emergence import UNSEGMENTED, EmergenceConfig, emerging_topics, to
 from training.needs_pyfunc import NeedsPyfunc, save_topic_set
 from training.needs_snapshot import NeedsSnapshot
 from training.registry import NEEDS_MODEL, champion_info, ensure_experiment, set_champion
+from training.surges import SurgeConfig, surging_groups
 from training.topic_labels import topic_labels
 from training.topics import TopicConfig, TopicFit, TopicSet, fit_topics, nearest_topics, topic_silhouette
 
@@ -49,11 +50,19 @@ class NeedsConfig:
     emergence: EmergenceConfig = field(default_factory=EmergenceConfig)
     history_days: int = 365  # volumes over time cover this many days; older feedback is not embedded
     max_fit_texts: int = 4000  # clustering sample; the rest is assigned by nearest centroid
+    surges: SurgeConfig = field(default_factory=SurgeConfig)
+    max_label_texts: int = 1000  # texts per topic its keywords are counted on (a seeded sample above)
     # The champion moves unless the new silhouette is this fraction below the champion's on the same
     # texts: daily refits differ by up to ±8% (sample world) and a strict rule kept a champion without
     # the new need for 10 days; a collapse to a few topics loses far more (0.15 -> 0.05).
     champion_tolerance: float = 0.1
     freq: str = "W"
+
+    @property
+    def surge_from_recent_texts(self) -> int:
+        """Recent texts above which surges are searched: the recent clustering's resolution no longer reaches
+        a need of a few dozen texts (its clusters average more than `recent_texts_per_topic` texts)."""
+        return self.topics.recent_texts_per_topic * self.topics.max_k_floor
 
     @property
     def days_used(self) -> int:
@@ -66,7 +75,9 @@ class NeedsConfig:
                   "min_topic_size": t.min_topic_size, "match_similarity": t.match_similarity,
                   "recent_days": e.recent_days, "baseline_days": e.baseline_days, "alpha": e.alpha,
                   "min_recent": e.min_recent, "min_growth": e.min_growth, "history_days": self.history_days,
-                  "max_fit_texts": self.max_fit_texts, "freq": self.freq}
+                  "max_fit_texts": self.max_fit_texts, "freq": self.freq,
+                  "surge_neighbours": self.surges.neighbours, "surge_max_p": self.surges.max_p,
+                  "surge_from_recent_texts": self.surge_from_recent_texts}
         return {k: str(v) for k, v in params.items()}
 
 
@@ -116,12 +127,25 @@ def _fit_rows(docs: pd.DataFrame, as_of: pd.Timestamp, config: NeedsConfig) -> n
     return np.sort(np.concatenate([recent, older]))
 
 
+def _label_rows(ids: np.ndarray, per_topic: int, seed: int) -> np.ndarray:
+    """Rows to label topics from: every text of a topic up to `per_topic`, a seeded sample of larger ones."""
+    if len(ids) == 0 or np.bincount(ids - ids.min()).max() <= per_topic:
+        return np.arange(len(ids))
+    rng = np.random.default_rng(seed)
+    rows = [r if len(r) <= per_topic else rng.choice(r, per_topic, replace=False)
+            for r in (np.flatnonzero(ids == t) for t in np.unique(ids))]
+    return np.sort(np.concatenate(rows))
+
+
 def build_snapshot(docs: pd.DataFrame, x: np.ndarray, topics: TopicSet, as_of: pd.Timestamp,
                    config: NeedsConfig, model: dict) -> NeedsSnapshot:
     """Assign, label, count and test every topic of `topics` on `docs` (rows aligned with `x`)."""
     ids, centrality = nearest_topics(x, topics)
     labelled = docs.assign(topic_id=ids, centrality=centrality)
-    labels = topic_labels(labelled["text"].tolist(), ids)
+    # Keywords from at most `max_label_texts` texts per topic: lemmatising is ~1 ms a text, and a
+    # thousand texts name a topic as well as a hundred thousand.
+    sample = _label_rows(ids, config.max_label_texts, config.topics.seed)
+    labels = topic_labels(labelled["text"].iloc[sample].tolist(), ids[sample])
     sizes = labelled["topic_id"].value_counts()
     summary = []
     for t in map(int, topics.ids):
@@ -150,12 +174,19 @@ def fit_needs(docs: pd.DataFrame, x: np.ndarray, as_of: pd.Timestamp, config: Ne
               previous: TopicSet | None = None) -> NeedsFit:
     """Cluster (the recent window also on its own), label and test: the whole pipeline without I/O.
 
-    `docs` from `prepare_feedback` with rows aligned to the embeddings `x`; nothing after `as_of`.
+    `docs` from `prepare_feedback` with rows aligned to the embeddings `x`; nothing after `as_of`. When the
+    recent window holds more texts than its clustering resolves (`surge_from_recent_texts`), groups of
+    surging recent texts over the whole window become candidate topics too (`training.surges`).
     """
     rows = _fit_rows(docs, as_of, config)
-    _, recent_start, _ = windows(as_of, config.emergence)
-    recent = (docs["created_at"] >= recent_start).to_numpy()[rows]
-    fit = fit_topics(x[rows], previous, config.topics, recent)
+    start, recent_start, _ = windows(as_of, config.emergence)
+    created = docs["created_at"].to_numpy()
+    recent_all = created >= recent_start.to_datetime64()
+    surges = None
+    if recent_all.sum() > config.surge_from_recent_texts:
+        window = created >= start.to_datetime64()
+        surges = surging_groups(x[window], recent_all[window], config.surges)
+    fit = fit_topics(x[rows], previous, config.topics, recent_all[rows], surges)
     return NeedsFit(fit, rows, build_snapshot(docs, x, fit.topics, as_of, config, model={}))
 
 
@@ -189,7 +220,7 @@ def train_needs(
     """Find topics (ids carried over from `previous`), detect emerging needs, log, register, decide champion.
 
     `encode` maps texts to unit float32 rows; `encoder_name` is what the registered pyfunc loads to embed
-    texts itself (`features.embeddings.TextEncoder.load`).
+    texts itself (`text.encoders.TextEncoder.load`).
     """
     config = config or NeedsConfig()
     docs = prepare_feedback(feedback, pd.Timestamp(as_of) if as_of is not None else None, config.days_used)

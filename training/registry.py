@@ -48,7 +48,9 @@ def ensure_experiment(client: MlflowClient, name: str, artifact_root: str) -> st
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    location = Path(artifact_root).resolve() if "://" not in artifact_root else artifact_root
+    # A folder is made absolute; a URI is kept, `mlflow-artifacts:/` too (a tracking server's proxied store).
+    is_uri = "://" in artifact_root or artifact_root.startswith("mlflow-artifacts:")
+    location = artifact_root if is_uri else Path(artifact_root).resolve()
     uri = location.as_uri() if isinstance(location, Path) else location
     return client.create_experiment(name, artifact_location=uri)
 

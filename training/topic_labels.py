@@ -17,7 +17,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
-from features.text_tokens import bigrams, lemmas
+from text.tokens import bigrams, lemmas
 
 __all__ = ["TopicLabel", "c_tf_idf", "topic_labels"]
 

@@ -10,6 +10,10 @@ Default (measured in `bench/needs_quality.py`, see docs/benchmarks.md): Ward agg
 k the best silhouette among candidates of at least one topic per 50 texts (up to 30; silhouette alone
 picks 2 topics on real appeals), then the recent window's texts clustered on their own and any cluster
 unlike every topic found added as a new one (a new need is a small share of a year, not of 3 weeks).
+
+At scale the caller clusters a sample (`training.needs_training`: at most `max_fit_texts`, the recent window
+over-sampled), passes the groups of surging recent texts found over the whole window (`training.surges`) as
+extra candidate centroids, and every text is then assigned to its nearest centroid, in blocks.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class TopicConfig:
     # A cluster of the recent texts alone whose centroid is below this centred cosine to every topic of
     # the whole sample is a topic of its own (planted needs: 0.43-0.70; refits of one topic: > 0.8).
     novel_similarity: float = 0.6
+    # A surge group (`training.surges`) at or above this centred cosine to a topic found is that topic.
+    duplicate_similarity: float = 0.8
     recent_texts_per_topic: int = 25  # finer for the recent texts: a need starts small (alt world: -6 days)
     silhouette_sample: int = 2000
     seed: int = 0
@@ -145,14 +151,22 @@ def match_topics(centroids: np.ndarray, previous: TopicSet | None,
     return ids, next_id
 
 
+ASSIGN_BLOCK = 65_536
+"""Rows centred at a time when assigning: memory stays ~25 MB per block however many texts there are."""
+
+
 def nearest_topics(x: np.ndarray, topics: TopicSet) -> tuple[np.ndarray, np.ndarray]:
     """The nearest topic id of each embedding row by centred cosine, and that cosine."""
-    if len(x) == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    z = _centred(np.asarray(x, dtype=np.float32), topics.center)
-    sim = z @ _centred(topics.centroids, topics.center).T
-    best = sim.argmax(axis=1)
-    return topics.ids[best], sim[np.arange(len(x)), best]
+    ids = np.empty(len(x), dtype=np.int64)
+    best_sim = np.empty(len(x), dtype=np.float32)
+    centroids = _centred(topics.centroids, topics.center).T
+    for start in range(0, len(x), ASSIGN_BLOCK):
+        z = _centred(np.asarray(x[start : start + ASSIGN_BLOCK], dtype=np.float32), topics.center)
+        sim = z @ centroids
+        best = sim.argmax(axis=1)
+        ids[start : start + len(z)] = topics.ids[best]
+        best_sim[start : start + len(z)] = sim[np.arange(len(z)), best]
+    return ids, best_sim
 
 
 def assign_topics(x: np.ndarray, topics: TopicSet) -> np.ndarray:
@@ -177,14 +191,23 @@ def _novel_centroids(x: np.ndarray, z: np.ndarray, centroids: np.ndarray, center
     return recent[best < config.novel_similarity]
 
 
+def _new_surges(surges: np.ndarray, centroids: np.ndarray, center: np.ndarray, threshold: float) -> np.ndarray:
+    """The surge centroids not already a topic: below `threshold` centred cosine to every centroid."""
+    if len(surges) == 0:
+        return surges.reshape(0, centroids.shape[1]).astype(np.float32)
+    best = (_centred(surges, center) @ _centred(centroids, center).T).max(axis=1)
+    return surges[best < threshold].astype(np.float32)
+
+
 def fit_topics(x: np.ndarray, previous: TopicSet | None = None, config: TopicConfig | None = None,
-               recent: np.ndarray | None = None) -> TopicFit:
+               recent: np.ndarray | None = None, surges: np.ndarray | None = None) -> TopicFit:
     """Cluster unit embeddings `x` into topics, keeping the ids of `previous` topics that reappear.
 
-    `recent` (bool per row) marks the texts of the recent window: they are clustered once more on their
-    own, and clusters unlike every topic found are added as topics. Clusters below `min_topic_size`
-    (and HDBSCAN noise) are dissolved: every text then goes to its nearest kept centroid, the same rule
-    that assigns texts after training, so counts agree.
+    `surges` (unit centroids of surging recent texts, `training.surges`) are added unless a topic found
+    already is one. `recent` (bool per row) marks the texts of the recent window: they are clustered once
+    more on their own, and clusters unlike every topic (and surge) found are added as topics. Clusters below
+    `min_topic_size` (and HDBSCAN noise) are dissolved: every text then goes to its nearest kept centroid,
+    the same rule that assigns texts after training, so counts agree.
     """
     config = config or TopicConfig()
     x = np.asarray(x, dtype=np.float32)
@@ -196,6 +219,11 @@ def fit_topics(x: np.ndarray, previous: TopicSet | None = None, config: TopicCon
         warnings.simplefilter("ignore", category=FutureWarning)
         labels, tried = cluster_labels(z, config)
         centroids = _cluster_means(x, labels, config.min_topic_size)
+        if surges is not None:
+            # Before the recent clustering: its coarser clusters can merge two small needs into one, which
+            # then resembles each surge too little to be dropped as a duplicate, and both would be lost.
+            centroids = np.vstack([centroids, _new_surges(np.asarray(surges, dtype=np.float32), centroids,
+                                                          center, config.duplicate_similarity)])
         if recent is not None:
             mask = np.asarray(recent, dtype=bool)
             novel = _novel_centroids(x[mask], z[mask], centroids, center, config)

@@ -32,6 +32,7 @@ const I18N = {
     allServices: "Все услуги",
     forecastTitle: "Прогноз спроса",
     csv: "Скачать CSV",
+    xlsx: "Скачать Excel",
     csvFailed: "Не удалось скачать CSV: {reason}",
     modelTitle: "Модель",
     needsTitle: "Новые потребности",
@@ -57,9 +58,16 @@ const I18N = {
     legendBand: "интервал p10–p90",
     legendOff: "выходной",
     legendHoliday: "праздник",
+    legendActual: "факт",
+    legendBacktest: "бэктест: прогноз отложенных недель",
+    legendEvent: "событие",
+    selectionTotal: "Всего по выбору",
+    chartKeys: "Стрелки влево и вправо показывают значения по дням.",
+    pointActual: "факт {v}",
+    pointBacktest: "бэктест p50 {p50} ({p10} – {p90})",
+    pointForecast: "прогноз p50 {p50} ({p10} – {p90})",
     total: "всего за период (p50): {p50}",
     chartAria: "{service}: прогноз от {from} до {to}, медиана в день от {min} до {max}",
-    point: "{date}: p50 {p50} (p10 {p10} – p90 {p90})",
     noForecast: "Нет прогноза для этого выбора.",
     liveVersion: "Версия в работе",
     trainedAt: "Обучена",
@@ -79,6 +87,7 @@ const I18N = {
     growth: "рост ×{g}",
     rating: "оценка {r} из 5",
     noRating: "без оценок",
+    suppressed: "Скрыто: меньше {n} отзывов — так мало, что можно узнать человека.",
     volume: "{recent} отзывов недавно, {baseline} в базовом периоде",
     firstSeen: "впервые {date}",
     keywords: "Ключевые слова",
@@ -89,6 +98,51 @@ const I18N = {
     staffingCaption: "Окон в день, чтобы ожидание не превышало {wait} мин: по p90 спроса всех сегментов, рабочий день {hours} ч, регион {region}; услуги сегмента {segment}, первые {days} дн.",
     staffingCell: "{date}: p90 {p90} обращений, ожидание ≈ {w} мин",
     noStaffing: "Нет данных о загрузке для этого выбора.",
+    need_new: "новая",
+    need_acknowledged: "принята к сведению",
+    need_in_work: "в работе",
+    need_resolved: "решена",
+    need_dismissed: "отклонена",
+    needStatus: "Статус",
+    needOwner: "Ответственный",
+    needComment: "Комментарий",
+    needFormAria: "Работа с потребностью «{label}»",
+    needLast: "Последний комментарий: «{comment}» ({by}, {at})",
+    save: "Сохранить",
+    needsCsv: "Скачать CSV",
+    eventsTitle: "События: что если",
+    eventName: "Название события",
+    eventStart: "Начало",
+    eventEnd: "Конец",
+    eventKind: "Вид",
+    eventService: "Услуга",
+    eventScenario: "Рассчитать сценарий",
+    kind_campaign: "информационная кампания",
+    kind_law_change: "изменение закона",
+    kind_deadline: "крайний срок",
+    kind_other: "другое",
+    status_past: "прошло",
+    status_in_force: "идёт",
+    status_planned: "запланировано",
+    all: "все",
+    registeredEvents: "Зарегистрированные события",
+    noEvents: "Событий пока нет.",
+    storedScenarios: "Сохранённые сценарии",
+    noScenarios: "Сценариев пока нет: заполните форму выше.",
+    scenarioDelta: "{delta} обращений ({pct})",
+    scenarioTotals: "без события {without} · с событием {with} · {delta} ({pct})",
+    withoutEvent: "без события (p50 и p10–p90)",
+    withEvent: "с событием (p50 и p10–p90)",
+    notEventAware: "Модель не знает, как события меняют спрос: в истории нет зарегистрированных событий. Зарегистрируйте прошлые кампании и переобучите модель.",
+    eventRegistered: "Событие зарегистрировано: прогноз учтёт его после обновления.",
+    registerEvent: "Зарегистрировать событие",
+    delete: "Удалить",
+    deleteEvent: "Удалить событие «{name}»",
+    scenarioAria: "Сценарий: прогноз с событием и без него, с {from} по {to}",
+    scenarioPoint: "{date}: без события {without}, с событием {with} (p50)",
+    eventIncomplete: "Укажите название, начало и конец события.",
+    learnedEffect: "выученный эффект {effect} обращений ({pct} от {actual})",
+    eventEndBeforeStart: "Конец события раньше начала.",
   },
   en: {
     pageTitle: "needcast — planners' dashboard",
@@ -112,6 +166,7 @@ const I18N = {
     allServices: "All services",
     forecastTitle: "Demand forecast",
     csv: "Download CSV",
+    xlsx: "Download Excel",
     csvFailed: "Could not download the CSV: {reason}",
     modelTitle: "Model",
     needsTitle: "Emerging needs",
@@ -137,9 +192,16 @@ const I18N = {
     legendBand: "p10–p90 interval",
     legendOff: "weekend",
     legendHoliday: "public holiday",
+    legendActual: "actual",
+    legendBacktest: "backtest: forecast of held-out weeks",
+    legendEvent: "event",
+    selectionTotal: "Selection total",
+    chartKeys: "Left and right arrow keys read the values period by period.",
+    pointActual: "actual {v}",
+    pointBacktest: "backtest p50 {p50} ({p10} – {p90})",
+    pointForecast: "forecast p50 {p50} ({p10} – {p90})",
     total: "period total (p50): {p50}",
     chartAria: "{service}: forecast from {from} to {to}, daily median between {min} and {max}",
-    point: "{date}: p50 {p50} (p10 {p10} – p90 {p90})",
     noForecast: "No forecast for this choice.",
     liveVersion: "Live version",
     trainedAt: "Trained",
@@ -159,6 +221,7 @@ const I18N = {
     growth: "growth ×{g}",
     rating: "rating {r}/5",
     noRating: "no ratings",
+    suppressed: "Hidden: fewer than {n} respondents, few enough to identify a person.",
     volume: "{recent} recent texts, {baseline} in the baseline",
     firstSeen: "first seen {date}",
     keywords: "Keywords",
@@ -169,6 +232,51 @@ const I18N = {
     staffingCaption: "Windows per day to keep the wait under {wait} min: on the p90 demand of all segments, {hours} h working day, region {region}; services of segment {segment}, first {days} days.",
     staffingCell: "{date}: p90 {p90} requests, wait ≈ {w} min",
     noStaffing: "No workload data for this choice.",
+    need_new: "new",
+    need_acknowledged: "acknowledged",
+    need_in_work: "in work",
+    need_resolved: "resolved",
+    need_dismissed: "dismissed",
+    needStatus: "Status",
+    needOwner: "Owner",
+    needComment: "Comment",
+    needFormAria: "Work on the need “{label}”",
+    needLast: "Last comment: “{comment}” ({by}, {at})",
+    save: "Save",
+    needsCsv: "Download CSV",
+    eventsTitle: "Events: what if",
+    eventName: "Event name",
+    eventStart: "Start",
+    eventEnd: "End",
+    eventKind: "Kind",
+    eventService: "Service",
+    eventScenario: "Compute the scenario",
+    kind_campaign: "information campaign",
+    kind_law_change: "law change",
+    kind_deadline: "deadline",
+    kind_other: "other",
+    status_past: "past",
+    status_in_force: "in force",
+    status_planned: "planned",
+    all: "all",
+    registeredEvents: "Registered events",
+    noEvents: "No events yet.",
+    storedScenarios: "Stored scenarios",
+    noScenarios: "No scenarios yet: fill in the form above.",
+    scenarioDelta: "{delta} requests ({pct})",
+    scenarioTotals: "without the event {without} · with it {with} · {delta} ({pct})",
+    withoutEvent: "without the event (p50 and p10–p90)",
+    withEvent: "with the event (p50 and p10–p90)",
+    notEventAware: "The model does not know how events change demand: no registered event lies in its history. Register past campaigns and retrain.",
+    eventRegistered: "Event registered: forecasts account for it after the next refresh.",
+    registerEvent: "Register the event",
+    delete: "Delete",
+    deleteEvent: "Delete the event “{name}”",
+    scenarioAria: "Scenario: the forecast with and without the event, {from} to {to}",
+    scenarioPoint: "{date}: without the event {without}, with it {with} (p50)",
+    eventIncomplete: "Give the event's name, start and end.",
+    learnedEffect: "learned effect {effect} requests ({pct} of {actual})",
+    eventEndBeforeStart: "The event ends before it starts.",
   },
 };
 
@@ -176,6 +284,10 @@ const state = {
   lang: localStorage.getItem(LANG_STORE) === "en" ? "en" : "ru",
   key: null,
   series: [],          // [{service, segment, region}] of every served series
+  events: [],          // registered events (/v1/events)
+  scenarios: [],       // stored what-if scenarios, newest first
+  scenario: null,      // the scenario shown: the one just computed or picked from the list
+  names: { service: {}, segment: {}, region: {} }, // code -> {ru, en} from /v1/catalogues
   holidays: {},        // "YYYY-MM-DD" -> {ru, en}
   holidayYears: new Set(),
   global: null,        // () => text of the message under the filters
@@ -187,7 +299,7 @@ const $ = (id) => document.getElementById(id);
 // Each panel remembers how to draw its current state, so a language switch redraws it in place.
 const panels = {};
 for (const [name, id] of [["forecast", "panel-forecast"], ["models", "panel-models"], ["needs", "panel-needs"],
-  ["suggestions", "panel-suggestions"], ["staffing", "panel-staffing"]]) {
+  ["suggestions", "panel-suggestions"], ["staffing", "panel-staffing"], ["events", "panel-events"]]) {
   const section = $(id);
   panels[name] = { section, body: section.querySelector(".panel-body"), draw: null, token: 0 };
 }
@@ -218,6 +330,11 @@ const fmtDateTime = (s) => {
 };
 const isWeekend = (s) => [0, 6].includes(parseDay(s).getUTCDay());
 const holidayName = (s) => state.holidays[String(s).slice(0, 10)]?.[state.lang] ?? null;
+// The name of a service, segment or region code in the page's language; an unknown code is shown as it is.
+const label = (kind, code) => {
+  const names = state.names[kind]?.[code];
+  return (names && (names[state.lang] || names.ru || names.en)) || code;
+};
 
 // ---------- DOM helpers (text only) ----------
 
@@ -252,10 +369,13 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, { as = "json" } = {}) {
+async function api(path, { as = "json", method = "GET", body = undefined } = {}) {
   let response;
+  const headers = { Authorization: `Bearer ${state.key}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   try {
-    response = await fetch(path, { headers: { Authorization: `Bearer ${state.key}` }, cache: "no-store" });
+    response = await fetch(path, { method, headers, cache: "no-store",
+      body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
     throw new ApiError(0, "network");
   }
@@ -268,6 +388,7 @@ async function api(path, { as = "json" } = {}) {
     if (response.status === 401) signOut("badKey");
     throw new ApiError(response.status, detail);
   }
+  if (response.status === 204) return null;
   return as === "blob" ? response.blob() : response.json();
 }
 
@@ -324,8 +445,8 @@ async function load(name, fn) {
 const selected = () => ({ segment: $("segment").value, region: $("region").value, service: $("service").value });
 const unique = (xs) => [...new Set(xs)].sort((a, b) => a.localeCompare(b));
 
-function fillSelect(select, values, keep, allLabel = null) {
-  const options = values.map((v) => el("option", { value: v }, v));
+function fillSelect(select, values, keep, allLabel = null, kind = null) {
+  const options = values.map((v) => el("option", { value: v }, kind ? label(kind, v) : v));
   if (allLabel !== null) options.unshift(el("option", { value: "" }, allLabel));
   select.replaceChildren(...options);
   const allowed = allLabel !== null ? ["", ...values] : values;
@@ -337,17 +458,17 @@ function fillFilters() {
   try { saved = JSON.parse(sessionStorage.getItem(FILTERS_STORE) || "{}"); } catch { /* ignore a bad value */ }
   const keep = { ...selected(), ...saved };
   const segments = unique(state.series.map((s) => s.segment));
-  fillSelect($("segment"), segments, keep.segment);
+  fillSelect($("segment"), segments, keep.segment, null, "segment");
   narrowFilters(keep);
 }
 
 function narrowFilters(keep = selected()) {
   const seg = $("segment").value;
   const regions = unique(state.series.filter((s) => s.segment === seg).map((s) => s.region));
-  fillSelect($("region"), regions, keep.region);
+  fillSelect($("region"), regions, keep.region, null, "region");
   const reg = $("region").value;
   const services = unique(state.series.filter((s) => s.segment === seg && s.region === reg).map((s) => s.service));
-  fillSelect($("service"), services, keep.service, t("allServices"));
+  fillSelect($("service"), services, keep.service, t("allServices"), "service");
 }
 
 function query(params) {
@@ -372,44 +493,76 @@ async function ensureHolidays(dates) {
 function loadForecast() {
   const f = selected();
   return load("forecast", async (current) => {
-    const body = await api(`/v1/forecasts?${query(f)}`);
-    await ensureHolidays(body.items.map((i) => i.date));
+    const total = !f.service; // the whole selection, drawn above its services
+    const history = (params) => api(`/v1/history?${query(params)}`).catch((err) => {
+      if (err instanceof ApiError && err.status === 401) throw err;
+      return null; // the chart still shows the forecast without its history
+    });
+    const [body, past, sum, sumPast, events] = await Promise.all([
+      api(`/v1/forecasts?${query(f)}`), history(f),
+      total ? api(`/v1/forecasts?${query({ ...f, aggregate: true })}`) : null,
+      total ? history({ ...f, aggregate: true }) : null,
+      api("/v1/events").catch((err) => {
+        if (err instanceof ApiError && err.status === 401) throw err;
+        return null; // the chart still shows the forecast without event marks
+      }),
+    ]);
+    if (events) state.events = events.items;
+    await ensureHolidays([...body.items.map((i) => i.date), ...(past?.items ?? []).map((i) => i.date)]);
     if (!current()) return;
     if (!body.items.length) return showEmpty("forecast", "noForecast");
-    const byService = new Map();
-    for (const item of body.items) {
-      if (!byService.has(item.service)) byService.set(item.service, []);
-      byService.get(item.service).push(item);
+    const bySeries = new Map();
+    const add = (service, key, item) => {
+      if (!bySeries.has(service)) bySeries.set(service, { rows: [], past: [] });
+      bySeries.get(service)[key].push(item);
+    };
+    if (sum && new Set(body.items.map((i) => i.service)).size > 1) {
+      for (const item of sum.items) add("*", "rows", item);
+      for (const item of sumPast?.items ?? []) add("*", "past", item);
     }
-    for (const rows of byService.values()) rows.sort((a, b) => a.date.localeCompare(b.date));
+    for (const item of body.items) add(item.service, "rows", item);
+    for (const item of past?.items ?? []) if (bySeries.has(item.service)) add(item.service, "past", item);
+    for (const s of bySeries.values()) {
+      s.rows.sort((a, b) => a.date.localeCompare(b.date));
+      s.past.sort((a, b) => a.date.localeCompare(b.date));
+    }
     panels.forecast.section.dataset.selection = `${f.segment}|${f.region}|${f.service}`;
-    show("forecast", "ready", () => drawForecast(body, byService));
+    show("forecast", "ready", () => drawForecast(body, bySeries, f, past));
   });
 }
 
-function drawForecast(body, byService) {
+function drawForecast(body, bySeries, f, past) {
   const dates = unique(body.items.map((i) => i.date));
   const summary = el("p", { class: "muted summary" }, t("forecastSummary", {
     n: dates.length, unit: t(`unit${["W", "M"].includes(body.freq) ? body.freq : "D"}`), from: fmtDate(dates[0]),
     to: fmtDate(dates[dates.length - 1]), until: fmtDate(body.data_until), version: body.model.version,
   }));
+  const hasBacktest = (past?.items ?? []).some((i) => i.backtest_p50 !== null);
   const legend = el("ul", { class: "legend" },
+    past ? el("li", {}, el("span", { class: "swatch actual", "aria-hidden": "true" }), t("legendActual")) : null,
+    hasBacktest ? el("li", {}, el("span", { class: "swatch backtest", "aria-hidden": "true" }), t("legendBacktest")) : null,
     el("li", {}, el("span", { class: "swatch line", "aria-hidden": "true" }), t("legendP50")),
     el("li", {}, el("span", { class: "swatch band", "aria-hidden": "true" }), t("legendBand")),
+    el("li", {}, el("span", { class: "swatch event", "aria-hidden": "true" }), t("legendEvent")),
     body.freq === "D" ? el("li", {}, el("span", { class: "swatch off", "aria-hidden": "true" }), t("legendOff")) : null,
     body.freq === "D" ? el("li", {}, el("span", { class: "swatch holiday", "aria-hidden": "true" }), t("legendHoliday"))
       : null);
-  const single = byService.size === 1;
+  const single = bySeries.size === 1;
   const grid = el("div", { class: single ? "charts single" : "charts" });
-  for (const [service, rows] of byService) {
+  for (const [service, { rows, past: hist }] of bySeries) {
     const total = rows.reduce((acc, r) => acc + r.p50, 0);
-    const figure = el("figure", { class: "chart", "data-service": service },
-      el("figcaption", {}, el("strong", {}, service),
+    const name = service === "*" ? t("selectionTotal") : label("service", service);
+    const figure = el("figure", { class: service === "*" ? "chart total" : "chart", "data-service": service },
+      el("figcaption", {}, el("strong", { title: service === "*" ? null : service }, name),
         el("span", { class: "muted", title: t("total", { p50: num(total) }) }, `Σ p50 ${num(total)}`)));
+    const readout = el("p", { class: "readout muted small", "aria-hidden": "true" }, "\u00a0");
     grid.append(figure);
     // Drawn at the real width once the figure is laid out, so text keeps its size at any width.
-    requestAnimationFrame(() => figure.append(lineChart(rows, service, body.freq, figure.clientWidth || 320,
-      single ? 300 : 170)));
+    requestAnimationFrame(() => {
+      figure.append(lineChart(rows, hist, name, body.freq, figure.clientWidth || 320, single || service === "*" ? 280 : 180,
+        { ...f, service: service === "*" ? "" : service }, readout));
+      figure.append(readout);
+    });
   }
   return [summary, legend, grid];
 }
@@ -422,68 +575,144 @@ function niceScale(x, count = 4) {
   return { step, top: Math.max(step, Math.ceil(x / step) * step) };
 }
 
-function lineChart(rows, service, freq, width, height) {
-  const m = { top: 8, right: 10, bottom: 22, left: 40 };
+// Events whose scope covers the chart's selection (an empty list means all; a total covers every service).
+function eventsFor(scope) {
+  const covers = (codes, code) => !codes.length || !code || codes.includes(code);
+  return state.events.filter((e) => covers(e.services, scope.service) && covers(e.segments, scope.segment)
+    && covers(e.regions, scope.region));
+}
+
+// Text of one period: actual and backtest for the past, forecast for the future, holiday and events.
+function pointText(p, events) {
+  const parts = [`${fmtWeekday(p.date)} ${fmtDate(p.date)}`];
+  if (p.actual !== undefined) parts.push(t("pointActual", { v: num(p.actual, 1) }));
+  if (p.bt) parts.push(t("pointBacktest", { p50: num(p.bt.p50, 1), p10: num(p.bt.p10, 1), p90: num(p.bt.p90, 1) }));
+  if (p.fc) parts.push(t("pointForecast", { p50: num(p.fc.p50, 1), p10: num(p.fc.p10, 1), p90: num(p.fc.p90, 1) }));
+  const holiday = holidayName(p.date);
+  if (holiday) parts.push(holiday);
+  for (const e of events) if (e.start <= p.date && p.date <= e.end) parts.push(`◆ ${e.name}`);
+  return parts.join(" · ");
+}
+
+function lineChart(rows, hist, name, freq, width, height, scope, readout) {
+  const m = { top: 10, right: 10, bottom: 22, left: 40 };
   const w = Math.max(width, 200) - m.left - m.right;
   const h = height - m.top - m.bottom;
-  const { step: tick, top } = niceScale(Math.max(...rows.map((r) => r.p90)));
-  const n = rows.length;
+  const points = [
+    ...hist.map((r) => ({ date: r.date, actual: r.actual,
+      bt: r.backtest_p50 === null || r.backtest_p50 === undefined ? null
+        : { p10: r.backtest_p10, p50: r.backtest_p50, p90: r.backtest_p90 } })),
+    ...rows.map((r) => ({ date: r.date, fc: r })),
+  ];
+  const n = points.length;
+  const highest = Math.max(...points.map((p) => Math.max(p.actual ?? 0, p.bt?.p90 ?? 0, p.fc?.p90 ?? 0)));
+  const { step: tick, top } = niceScale(highest);
   const step = w / Math.max(n, 1);
   const x = (i) => m.left + step * (i + 0.5);
   const y = (v) => m.top + h - (v / top) * h;
   const p50s = rows.map((r) => r.p50);
+  const events = eventsFor(scope);
   const chart = svg("svg", {
-    width: Math.max(width, 200), height, role: "img", class: "line-chart",
-    "aria-label": t("chartAria", { service, from: fmtDate(rows[0].date), to: fmtDate(rows[n - 1].date),
-      min: num(Math.min(...p50s), 1), max: num(Math.max(...p50s), 1) }),
+    width: Math.max(width, 200), height, class: "line-chart", tabindex: 0, role: "slider",
+    "aria-valuemin": 0, "aria-valuemax": n - 1, "aria-valuenow": n - rows.length,
+    "aria-label": t("chartAria", { service: name, from: fmtDate(rows[0].date), to: fmtDate(rows[rows.length - 1].date),
+      min: num(Math.min(...p50s), 1), max: num(Math.max(...p50s), 1) }) + (hist.length ? ` ${t("chartKeys")}` : ""),
   });
   if (freq === "D") {
-    rows.forEach((r, i) => {
-      const holiday = holidayName(r.date);
-      if (holiday || isWeekend(r.date)) {
+    points.forEach((p, i) => {
+      const holiday = holidayName(p.date);
+      if (holiday || isWeekend(p.date)) {
         chart.append(svg("rect", { x: m.left + step * i, y: m.top, width: step, height: h,
           class: holiday ? "day-holiday" : "day-off" }));
       }
     });
   }
+  const periodEnd = (d) => {
+    if (freq === "D") return d;
+    const end = parseDay(d);
+    if (freq === "W") end.setUTCDate(end.getUTCDate() + 6);
+    else { end.setUTCMonth(end.getUTCMonth() + 1); end.setUTCDate(0); }
+    return end.toISOString().slice(0, 10);
+  };
+  for (const e of events) {
+    const inside = points.map((p, i) => (e.start <= periodEnd(p.date) && p.date <= e.end ? i : -1)).filter((i) => i >= 0);
+    if (!inside.length) continue;
+    const span = svg("rect", { x: m.left + step * inside[0], y: m.top - 6, width: step * inside.length,
+      height: h + 6, class: "event-span", "data-event": e.name });
+    span.append(svg("title", {}, `${e.name}: ${fmtDate(e.start)} – ${fmtDate(e.end)}`));
+    chart.append(span);
+  }
   for (let v = 0; v <= top + tick / 2; v += tick) {
     chart.append(svg("line", { x1: m.left, x2: m.left + w, y1: y(v), y2: y(v), class: "grid" }));
     chart.append(svg("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, num(v, 1)));
   }
-  const labelEvery = freq === "D" ? 7 : Math.max(1, Math.ceil(n / 6));
-  rows.forEach((r, i) => {
-    if (i % labelEvery === 0) {
-      chart.append(svg("text", { x: x(i), y: m.top + h + 16, "text-anchor": "middle", class: "tick" }, fmtShort(r.date)));
+  const labelEvery = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(w / 56))));
+  const labelFrom = (n - rows.length) % labelEvery;
+  points.forEach((p, i) => {
+    if ((i - labelFrom) % labelEvery === 0) {
+      chart.append(svg("text", { x: x(i), y: m.top + h + 16, "text-anchor": "middle", class: "tick" }, fmtShort(p.date)));
     }
   });
-  const upper = rows.map((r, i) => `${x(i).toFixed(1)},${y(r.p90).toFixed(1)}`);
-  const lower = rows.map((r, i) => `${x(i).toFixed(1)},${y(r.p10).toFixed(1)}`).reverse();
-  chart.append(svg("polygon", { points: [...upper, ...lower].join(" "), class: "band" }));
-  chart.append(svg("polyline", { points: rows.map((r, i) => `${x(i).toFixed(1)},${y(r.p50).toFixed(1)}`).join(" "),
-    class: "p50" }));
-  // One invisible column per period carries its numbers as a hover tooltip.
-  rows.forEach((r, i) => {
-    const holiday = holidayName(r.date);
-    const label = `${fmtWeekday(r.date)} ${t("point", { date: fmtDate(r.date), p50: num(r.p50, 1),
-      p10: num(r.p10, 1), p90: num(r.p90, 1) })}${holiday ? ` · ${holiday}` : ""}`;
+  const line = (idx, value) => idx.map((i) => `${x(i).toFixed(1)},${y(value(points[i])).toFixed(1)}`).join(" ");
+  // Backtest windows: runs of periods with a held-out forecast, each its own band and dashed median.
+  const runs = [];
+  points.forEach((p, i) => {
+    if (!p.bt) return;
+    if (runs.length && runs[runs.length - 1].at(-1) === i - 1) runs[runs.length - 1].push(i);
+    else runs.push([i]);
+  });
+  for (const run of runs) {
+    chart.append(svg("polygon", { points: `${line(run, (p) => p.bt.p90)} ${line([...run].reverse(), (p) => p.bt.p10)}`,
+      class: "bt-band" }));
+    chart.append(svg("polyline", { points: line(run, (p) => p.bt.p50), class: "bt-p50" }));
+  }
+  const pastIdx = points.map((p, i) => (p.actual !== undefined ? i : -1)).filter((i) => i >= 0);
+  if (pastIdx.length) chart.append(svg("polyline", { points: line(pastIdx, (p) => p.actual), class: "actual" }));
+  const fcIdx = points.map((p, i) => (p.fc ? i : -1)).filter((i) => i >= 0);
+  chart.append(svg("polygon", { points: `${line(fcIdx, (p) => p.fc.p90)} ${line([...fcIdx].reverse(), (p) => p.fc.p10)}`,
+    class: "band" }));
+  chart.append(svg("polyline", { points: line(fcIdx, (p) => p.fc.p50), class: "p50" }));
+  if (pastIdx.length) {
+    const edge = m.left + step * fcIdx[0];
+    chart.append(svg("line", { x1: edge, x2: edge, y1: m.top, y2: m.top + h, class: "now" }));
+  }
+  // One invisible column per period carries its numbers as a hover tooltip; arrow keys move a cursor.
+  points.forEach((p, i) => {
     const hit = svg("rect", { x: m.left + step * i, y: m.top, width: step, height: h, class: "hit" });
-    hit.append(svg("title", {}, label));
+    hit.append(svg("title", {}, pointText(p, events)));
     chart.append(hit);
   });
+  const cursor = svg("line", { x1: 0, x2: 0, y1: m.top, y2: m.top + h, class: "cursor", visibility: "hidden" });
+  chart.append(cursor);
+  let at = n - rows.length;
+  const move = (i) => {
+    at = Math.min(n - 1, Math.max(0, i));
+    const text = pointText(points[at], events);
+    chart.setAttribute("aria-valuenow", at);
+    chart.setAttribute("aria-valuetext", text);
+    cursor.setAttribute("x1", x(at));
+    cursor.setAttribute("x2", x(at));
+    cursor.setAttribute("visibility", "visible");
+    readout.textContent = text;
+  };
+  chart.addEventListener("keydown", (event) => {
+    const to = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: n - 1, PageUp: at - 7, PageDown: at + 7 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    move(to);
+  });
+  chart.addEventListener("focus", () => move(at));
+  chart.addEventListener("blur", () => cursor.setAttribute("visibility", "hidden"));
   chart.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + h, class: "axis" }));
   return chart;
 }
 
-async function downloadCsv() {
-  const f = selected();
-  const button = $("csv");
+async function downloadFile(path, filename, button) {
   button.disabled = true;
   try {
-    const blob = await api(`/v1/forecasts?${query({ ...f, format: "csv" })}`, { as: "blob" });
+    const blob = await api(path, { as: "blob" });
     const url = URL.createObjectURL(blob);
-    const name = ["needcast-forecast", f.segment, f.region, f.service].filter(Boolean).join("-")
-      .replace(/[^\w.-]+/g, "_");
-    const link = el("a", { href: url, download: `${name}.csv`, hidden: true });
+    const link = el("a", { href: url, download: filename.replace(/[^\w.-]+/g, "_"), hidden: true });
     document.body.append(link);
     link.click();
     link.remove();
@@ -493,6 +722,12 @@ async function downloadCsv() {
   } finally {
     button.disabled = false;
   }
+}
+
+function downloadForecast(format, button) {
+  const f = selected();
+  const name = ["needcast-forecast", f.segment, f.region, f.service].filter(Boolean).join("-");
+  return downloadFile(`/v1/forecasts?${query({ ...f, format, lang: state.lang })}`, `${name}.${format}`, button);
 }
 
 // ---------- model info ----------
@@ -551,8 +786,15 @@ function loadNeeds() {
   const { segment } = selected();
   return load("needs", async (current) => {
     let body;
+    let states = null;
     try {
-      body = await api(`/v1/needs/emerging?${query({ segment, limit: 5 })}`);
+      [body, states] = await Promise.all([
+        api(`/v1/needs/emerging?${query({ segment, limit: 5, lang: state.lang })}`),
+        api(`/v1/needs/status?${query({ segment })}`).catch((err) => {
+          if (err instanceof ApiError && err.status === 401) throw err;
+          return null; // a server without the needs loop: the needs are shown without their status
+        }),
+      ]);
     } catch (err) {
       if (!current()) return;
       // A 404 naming the segment means "no feedback from it"; any other 404 means the route is absent.
@@ -563,11 +805,53 @@ function loadNeeds() {
     }
     if (!current()) return;
     if (!body.items?.length) return showEmpty("needs", "noNeeds");
-    show("needs", "ready", () => el("ol", { class: "needs" }, body.items.map(drawNeed)));
+    const byTopic = new Map((states?.items ?? []).map((x) => [x.topic_id, x]));
+    show("needs", "ready", () => el("ol", { class: "needs" },
+      body.items.map((item) => drawNeed(item, states ? byTopic.get(item.topic_id) ?? {} : null))));
   });
 }
 
-function drawNeed(item) {
+const NEED_STATUSES = ["new", "acknowledged", "in_work", "resolved", "dismissed"];
+
+function needForm(item, loop) {
+  const id = `need-${item.segment}-${item.topic_id}`.replace(/[^\w-]/g, "_");
+  const statusSelect = el("select", { id: `${id}-status`, name: "status", "data-testid": "need-status" },
+    NEED_STATUSES.map((v) => el("option", { value: v, selected: v === (item.status ?? "new") }, t(`need_${v}`))));
+  return el("form", { class: "need-form", "data-testid": "need-form", "data-topic": item.topic_id,
+    "data-segment": item.segment, "aria-label": t("needFormAria", { label: item.label }) },
+    el("div", { class: "field" }, el("label", { for: `${id}-status` }, t("needStatus")), statusSelect),
+    el("div", { class: "field" }, el("label", { for: `${id}-owner` }, t("needOwner")),
+      el("input", { id: `${id}-owner`, name: "owner", maxlength: 200, value: item.owner ?? "", "data-testid": "need-owner" })),
+    el("div", { class: "field grow" }, el("label", { for: `${id}-comment` }, t("needComment")),
+      el("input", { id: `${id}-comment`, name: "comment", maxlength: 2000, "data-testid": "need-comment" })),
+    el("button", { type: "submit", "data-testid": "need-save" }, t("save")),
+    loop?.last_comment ? el("p", { class: "muted small need-trail", "data-testid": "need-trail" },
+      t("needLast", { comment: loop.last_comment, by: loop.updated_by ?? "—", at: fmtDateTime(loop.updated_at) }))
+      : null);
+}
+
+async function saveNeed(form) {
+  const body = { status: form.elements.status.value, owner: form.elements.owner.value };
+  const comment = form.elements.comment.value.trim();
+  if (comment) body.comment = comment;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    await api(`/v1/needs/${encodeURIComponent(form.dataset.segment)}/${encodeURIComponent(form.dataset.topic)}`,
+      { method: "PATCH", body });
+    await loadNeeds();
+  } catch (err) {
+    button.disabled = false;
+    form.append(el("p", { class: "error", role: "alert" }, errorText(err)));
+  }
+}
+
+function drawNeed(item, loop = null) {
+  // A small cell comes with its numbers, label and examples withheld (null) by the server.
+  if (item.suppressed) {
+    return el("li", { class: "need suppressed", "data-topic": item.topic_id, "data-testid": "need-suppressed" },
+      el("p", { class: "muted" }, t("suppressed", { n: item.min_cell ?? 10 })));
+  }
   const badges = el("p", { class: "badges" },
     el("span", { class: "badge growth" }, t("growth", { g: num(item.growth, 1) })),
     el("span", { class: "badge" }, item.mean_rating === null || item.mean_rating === undefined
@@ -575,13 +859,18 @@ function drawNeed(item) {
     el("span", { class: "badge" }, t("firstSeen", { date: fmtDate(item.first_seen) })));
   const examples = (item.examples || []).slice(0, 2).map((e) =>
     el("li", {}, el("blockquote", {}, e.text), el("span", { class: "muted small" }, fmtDateTime(e.created_at))));
-  return el("li", { class: "need" },
+  if (loop) {
+    badges.prepend(el("span", { class: `badge need-${item.status ?? "new"}`, "data-testid": "need-status-badge" },
+      t(`need_${item.status ?? "new"}`)));
+  }
+  return el("li", { class: "need", "data-topic": item.topic_id },
     el("h3", {}, item.label),
     badges,
     el("p", { class: "muted small" }, t("volume", { recent: num(item.recent_count), baseline: num(item.baseline_count) })),
     item.keywords?.length ? el("p", { class: "keywords", "aria-label": t("keywords") },
       item.keywords.slice(0, 6).map((k) => el("span", { class: "chip" }, k))) : null,
-    examples.length ? el("ul", { class: "examples", "aria-label": t("examples") }, examples) : null);
+    examples.length ? el("ul", { class: "examples", "aria-label": t("examples") }, examples) : null,
+    loop ? needForm(item, loop) : null);
 }
 
 // ---------- suggestions ----------
@@ -631,7 +920,7 @@ function drawStaffing(body, segment, region) {
   const head = el("tr", {}, el("th", { scope: "col" }, t("service")), days.map((d) =>
     el("th", { scope: "col", class: dayClass(d), title: holidayName(d) },
       el("span", { class: "wd" }, fmtWeekday(d)), el("br"), fmtShort(d))));
-  const rows = services.map((s) => el("tr", {}, el("th", { scope: "row" }, s), days.map((d) => {
+  const rows = services.map((s) => el("tr", {}, el("th", { scope: "row", title: s }, label("service", s)), days.map((d) => {
     const i = cell.get(`${s}|${d}`);
     if (!i) return el("td", { class: dayClass(d) }, "—");
     return el("td", {
@@ -641,10 +930,197 @@ function drawStaffing(body, segment, region) {
   })));
   return [
     el("p", { class: "muted summary" }, t("staffingCaption", { wait: num(body.wait_minutes), hours: num(body.working_hours),
-      region, segment, days: days.length })),
+      region: label("region", region), segment: label("segment", segment), days: days.length })),
     el("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": t("staffingTitle") },
       el("table", { class: "staffing" }, el("thead", {}, head), el("tbody", {}, rows))),
   ];
+}
+
+// ---------- events and what-if scenarios ----------
+
+const kindName = (kind) => t(`kind_${kind}`);
+
+function fillEventServices() {
+  const { segment, region, service } = selected();
+  const services = unique(state.series.filter((s) => s.segment === segment && s.region === region)
+    .map((s) => s.service));
+  fillSelect($("event-service"), services, service || $("event-service").value, t("allServices"), "service");
+}
+
+function loadEvents() {
+  return load("events", async (current) => {
+    const [events, scenarios] = await Promise.all([api("/v1/events"), api("/v1/scenarios")]);
+    if (!current()) return;
+    state.events = events.items;
+    state.scenarios = scenarios.items;
+    show("events", "ready", drawEvents);
+    // What the model learned each past event did takes the server a while: shown when it comes.
+    api("/v1/events?effects=true").then((body) => {
+      if (!current()) return;
+      state.events = body.items;
+      redraw("events");
+    }).catch(() => { /* the list stands without the effects */ });
+  });
+}
+
+function eventScope(e) {
+  const list = (kind, codes) => (codes.length ? codes.map((c) => label(kind, c)).join(", ") : t("all"));
+  return `${list("service", e.services)} / ${list("segment", e.segments)} / ${list("region", e.regions)}`;
+}
+
+function drawEvents() {
+  const parts = [];
+  const sc = state.scenario;
+  if (sc) parts.push(drawScenario(sc));
+  parts.push(el("h3", {}, t("registeredEvents")));
+  parts.push(state.events.length ? el("ul", { class: "event-list", "data-testid": "event-list" }, state.events.map((e) =>
+    el("li", { "data-event-id": e.id },
+      el("span", {}, el("strong", {}, e.name), " · ", kindName(e.kind), " · ",
+        `${fmtDate(e.start)} – ${fmtDate(e.end)}`, " · ", el("span", { class: "muted" }, eventScope(e)), " · ",
+        el("span", { class: `badge status-${e.status}` }, t(`status_${e.status}`)),
+        e.effect === undefined || e.effect === null ? null : el("span", { class: "effect", "data-testid": "event-effect" },
+          " · ", t("learnedEffect", { effect: signed(e.effect), actual: num(e.actual),
+            pct: pct(e.actual ? e.effect / e.actual : 0) }))),
+      el("button", { type: "button", class: "small-button", "data-testid": "event-delete",
+        "aria-label": t("deleteEvent", { name: e.name }) }, t("delete")))))
+    : message("empty", t("noEvents")));
+  parts.push(el("h3", {}, t("storedScenarios")));
+  parts.push(state.scenarios.length ? el("ul", { class: "scenario-list", "data-testid": "scenario-list" },
+    state.scenarios.slice(0, 10).map((x) => el("li", {},
+      el("button", { type: "button", class: "link", "data-scenario-id": x.id, "data-testid": "scenario-item" },
+        `${x.event.name} · ${label("segment", x.selection.segment)} · ${fmtDate(x.event.start)} – ${fmtDate(x.event.end)}`),
+      " ", el("span", { class: "muted small" }, t("scenarioDelta", { delta: signed(x.total_with - x.total_without),
+        pct: pct(x.total_without ? (x.total_with - x.total_without) / x.total_without : 0) })))))
+    : message("empty", t("noScenarios")));
+  return parts;
+}
+
+const signed = (x) => `${x >= 0 ? "+" : "−"}${num(Math.abs(x))}`;
+
+function drawScenario(sc) {
+  const delta = sc.total_with - sc.total_without;
+  const where = [label("segment", sc.selection.segment), sc.selection.region && label("region", sc.selection.region),
+    sc.selection.service && label("service", sc.selection.service)].filter(Boolean).join(" · ");
+  const figure = el("figure", { class: "chart scenario-chart", "data-testid": "scenario-chart" },
+    el("figcaption", {}, el("strong", {}, `${sc.event.name} — ${where}`),
+      el("span", {}, t("scenarioTotals", { without: num(sc.total_without), with: num(sc.total_with),
+        delta: signed(delta), pct: pct(sc.total_without ? delta / sc.total_without : 0) }))));
+  requestAnimationFrame(() => figure.append(compareChart(sc.items, figure.clientWidth || 320, 240)));
+  const registered = state.events.some((e) => e.name === sc.event.name && e.start === sc.event.start
+    && e.end === sc.event.end);
+  return el("div", { class: "scenario", "data-testid": "scenario", "data-total-without": sc.total_without,
+    "data-total-with": sc.total_with },
+    el("ul", { class: "legend" },
+      el("li", {}, el("span", { class: "swatch line without", "aria-hidden": "true" }), t("withoutEvent")),
+      el("li", {}, el("span", { class: "swatch line", "aria-hidden": "true" }), t("withEvent"))),
+    sc.event_aware ? null : el("p", { class: "warn" }, t("notEventAware")),
+    figure,
+    registered ? el("p", { class: "muted small" }, t("eventRegistered"))
+      : el("button", { type: "button", "data-testid": "event-register" }, t("registerEvent")));
+}
+
+function compareChart(points, width, height) {
+  const m = { top: 8, right: 10, bottom: 22, left: 40 };
+  const w = Math.max(width, 200) - m.left - m.right;
+  const h = height - m.top - m.bottom;
+  const n = points.length;
+  const { step: tick, top } = niceScale(Math.max(...points.map((p) => Math.max(p.without.p90, p.with_event.p90))));
+  const step = w / Math.max(n, 1);
+  const x = (i) => m.left + step * (i + 0.5);
+  const y = (v) => m.top + h - (v / top) * h;
+  const chart = svg("svg", { width: Math.max(width, 200), height, role: "img", class: "line-chart compare",
+    "aria-label": t("scenarioAria", { from: fmtDate(points[0].date), to: fmtDate(points[n - 1].date) }) });
+  for (let v = 0; v <= top + tick / 2; v += tick) {
+    chart.append(svg("line", { x1: m.left, x2: m.left + w, y1: y(v), y2: y(v), class: "grid" }));
+    chart.append(svg("text", { x: m.left - 6, y: y(v) + 4, "text-anchor": "end", class: "tick" }, num(v, 1)));
+  }
+  points.forEach((p, i) => {
+    if (i % 7 === 0) chart.append(svg("text", { x: x(i), y: m.top + h + 16, "text-anchor": "middle", class: "tick" }, fmtShort(p.date)));
+  });
+  for (const [key, cls] of [["without", "without"], ["with_event", "with"]]) {
+    const upper = points.map((p, i) => `${x(i).toFixed(1)},${y(p[key].p90).toFixed(1)}`);
+    const lower = points.map((p, i) => `${x(i).toFixed(1)},${y(p[key].p10).toFixed(1)}`).reverse();
+    chart.append(svg("polygon", { points: [...upper, ...lower].join(" "), class: `band ${cls}` }));
+    chart.append(svg("polyline", { points: points.map((p, i) => `${x(i).toFixed(1)},${y(p[key].p50).toFixed(1)}`)
+      .join(" "), class: `p50 ${cls}` }));
+  }
+  points.forEach((p, i) => {
+    const hit = svg("rect", { x: m.left + step * i, y: m.top, width: step, height: h, class: "hit" });
+    hit.append(svg("title", {}, t("scenarioPoint", { date: fmtDate(p.date), without: num(p.without.p50, 1),
+      with: num(p.with_event.p50, 1) })));
+    chart.append(hit);
+  });
+  return chart;
+}
+
+function eventBody() {
+  const { segment, region } = selected();
+  const service = $("event-service").value;
+  return { name: $("event-name").value.trim(), start: $("event-start").value, end: $("event-end").value,
+    kind: $("event-kind").value, services: service ? [service] : [], segments: [segment], regions: [region] };
+}
+
+function eventError(text) {
+  const node = $("event-error");
+  node.textContent = text || "";
+  node.hidden = !text;
+}
+
+async function computeScenario() {
+  const event = eventBody();
+  if (!event.name || !event.start || !event.end) return eventError(t("eventIncomplete"));
+  if (event.end < event.start) return eventError(t("eventEndBeforeStart"));
+  eventError(null);
+  const { segment, region, service } = selected();
+  const button = $("event-form").querySelector("button[type=submit]");
+  button.disabled = true;
+  try {
+    state.scenario = await api("/v1/scenarios", { method: "POST",
+      body: { event, segment, region, service: service || null } });
+    await loadEvents();
+  } catch (err) {
+    eventError(errorText(err));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function registerEvent() {
+  if (!state.scenario) return;
+  try {
+    await api("/v1/events", { method: "POST", body: state.scenario.event });
+    await loadEvents();
+    loadForecast(); // the chart marks the new event
+  } catch (err) {
+    eventError(errorText(err));
+  }
+}
+
+async function deleteEvent(id) {
+  try {
+    await api(`/v1/events/${encodeURIComponent(id)}`, { method: "DELETE" });
+    await loadEvents();
+    loadForecast();
+  } catch (err) {
+    eventError(errorText(err));
+  }
+}
+
+async function showStoredScenario(id) {
+  try {
+    state.scenario = await api(`/v1/scenarios/${encodeURIComponent(id)}`);
+    redraw("events");
+  } catch (err) {
+    eventError(errorText(err));
+  }
+}
+
+function onEventsClick(event) {
+  const target = event.target.closest("button");
+  if (!target) return;
+  if (target.dataset.testid === "event-register") registerEvent();
+  else if (target.dataset.testid === "event-delete") deleteEvent(target.closest("li").dataset.eventId);
+  else if (target.dataset.scenarioId) showStoredScenario(target.dataset.scenarioId);
 }
 
 // ---------- sign-in, language, start ----------
@@ -677,6 +1153,7 @@ function switchLanguage() {
   state.lang = state.lang === "ru" ? "en" : "ru";
   localStorage.setItem(LANG_STORE, state.lang);
   applyLanguage();
+  relabelFilters();
   for (const name of Object.keys(panels)) if (name !== "suggestions") redraw(name);
   if (state.key && state.series.length) loadSuggestions(); // reasons come from the server in one language
 }
@@ -692,7 +1169,8 @@ function signOut(reasonId = null) {
   state.run++;
   state.key = null;
   state.series = [];
-  for (const id of ["segment", "region", "service"]) $(id).replaceChildren();
+  state.scenario = null;
+  for (const id of ["segment", "region", "service", "event-service"]) $(id).replaceChildren();
   setGlobal();
   sessionStorage.removeItem(KEY_STORE);
   sessionStorage.removeItem(FILTERS_STORE);
@@ -718,28 +1196,51 @@ async function start() {
     const probe = await api("/v1/forecasts?horizon=1");
     if (run !== state.run) return;
     state.series = probe.items.map(({ service, segment, region }) => ({ service, segment, region }));
+    await loadCatalogue();
+    if (run !== state.run) return;
   } catch (err) {
     if (run !== state.run || (err instanceof ApiError && err.status === 401)) return;
     setGlobal(() => (err instanceof ApiError && err.status === 403 ? t("noPlannerRole") : errorText(err)), true);
-    for (const name of ["forecast", "staffing", "needs", "suggestions"]) showError(name, err, "planner");
+    for (const name of ["forecast", "staffing", "needs", "suggestions", "events"]) showError(name, err, "planner");
     return;
   }
   setGlobal();
   if (!state.series.length) {
     setGlobal(() => t("noSeries"), true);
-    for (const name of ["forecast", "staffing", "needs", "suggestions"]) showEmpty(name, "noSeries");
+    for (const name of ["forecast", "staffing", "needs", "suggestions", "events"]) showEmpty(name, "noSeries");
     return;
   }
   fillFilters();
   refresh();
 }
 
-function refresh(which = ["forecast", "staffing", "needs", "suggestions"]) {
+function refresh(which = ["forecast", "staffing", "needs", "suggestions", "events"]) {
   sessionStorage.setItem(FILTERS_STORE, JSON.stringify(selected()));
+  fillEventServices();
+  if (which.includes("events")) loadEvents();
   if (which.includes("forecast")) loadForecast();
   if (which.includes("staffing")) loadStaffing();
   if (which.includes("needs")) loadNeeds();
   if (which.includes("suggestions")) loadSuggestions();
+}
+
+// Names of the codes in both languages; without them (an older server, an error) codes are shown.
+async function loadCatalogue() {
+  state.names = { service: {}, segment: {}, region: {} };
+  try {
+    const body = await api("/v1/catalogues");
+    for (const s of body.services) state.names.service[s.service] = { ru: s.name, en: s.name };
+    for (const g of body.segments) state.names.segment[g.segment] = { ru: g.name_ru, en: g.name_en };
+    for (const r of body.regions) state.names.region[r.region] = { ru: r.name_ru, en: r.name_en };
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) throw err;
+  }
+}
+
+function relabelFilters() {
+  for (const kind of ["segment", "region", "service"]) {
+    for (const option of $(kind).options) if (option.value) option.textContent = label(kind, option.value);
+  }
 }
 
 // A key in the fragment (#key=...) never reaches the server; take it and clean the address bar.
@@ -769,7 +1270,21 @@ function init() {
   $("segment").addEventListener("change", () => { narrowFilters(); refresh(); });
   $("region").addEventListener("change", () => { narrowFilters(); refresh(["forecast", "staffing"]); });
   $("service").addEventListener("change", () => refresh(["forecast", "staffing"]));
-  $("csv").addEventListener("click", downloadCsv);
+  $("csv").addEventListener("click", () => downloadForecast("csv", $("csv")));
+  $("xlsx").addEventListener("click", () => downloadForecast("xlsx", $("xlsx")));
+  $("staffing-xlsx").addEventListener("click", () => {
+    const { region, service } = selected();
+    downloadFile(`/v1/staffing?${query({ region, service, format: "xlsx", lang: state.lang })}`,
+      `needcast-staffing-${region}${service ? `-${service}` : ""}.xlsx`, $("staffing-xlsx"));
+  });
+  $("event-form").addEventListener("submit", (event) => { event.preventDefault(); computeScenario(); });
+  panels.events.body.addEventListener("click", onEventsClick);
+  panels.needs.body.addEventListener("submit", (event) => {
+    event.preventDefault();
+    saveNeed(event.target.closest("form"));
+  });
+  $("needs-csv").addEventListener("click", () => downloadFile(`/v1/needs/export?${query({ segment: selected().segment,
+    lang: state.lang })}`, `needcast-needs-${selected().segment}.csv`, $("needs-csv")));
   let resizeFrame = 0;
   let width = window.innerWidth;
   window.addEventListener("resize", () => {

@@ -1,4 +1,7 @@
-"""Probes that need no key: liveness and readiness."""
+"""Probes that need no key: liveness and readiness.
+
+Unauthenticated answers name states, never an exception message (it may hold a file path or a URI).
+"""
 
 from __future__ import annotations
 
@@ -17,12 +20,15 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", responses={
-    200: {"content": {"application/json": {"example": {"status": "ready", "model_version": "3"}}}},
+    200: {"content": {"application/json": {"example": {
+        "status": "ready", "model_version": "3", "registry": "available"}}}},
     503: {"description": "no champion loaded yet", "content": {"application/json": {
-        "example": {"status": "not ready", "detail": "no champion model loaded"}}}},
+        "example": {"status": "not ready", "detail": "no champion model loaded", "registry": "available"}}}},
 })
 async def readyz(live: LiveDep) -> JSONResponse:
-    """Ready only when a champion model and its forecasts are loaded."""
+    """Ready when forecasts are served: the champion's, or the stored ones while the registry is unavailable."""
     if not live.ready:
-        return JSONResponse({"status": "not ready", "detail": live.last_error or "no champion model loaded"}, 503)
-    return JSONResponse({"status": "ready", "model_version": live.forecasts.version})
+        detail = ("model registry unavailable and no stored forecasts" if live.registry == "unavailable"
+                  else "no champion model loaded")
+        return JSONResponse({"status": "not ready", "detail": detail, "registry": live.registry}, 503)
+    return JSONResponse({"status": "ready", "model_version": live.forecasts.version, "registry": live.registry})

@@ -10,11 +10,14 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import PlannerDep
+from api.deps import EngineDep, PlannerDep, SettingsDep
+from api.routes.catalogues import LangQuery, NamesDep
 from api.schemas import AUTH_ERRORS, error
+from forecast.need_status import apply_statuses, load_statuses
 from forecast.needs import NeedsCache, ServedNeeds
+from forecast.small_cells import suppress_emerging, suppress_topics
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=AUTH_ERRORS)
 
@@ -32,19 +35,27 @@ class FeedbackExample(BaseModel):
 
 
 class EmergingNeed(BaseModel):
+    """A need of fewer than NEEDCAST_MIN_CELL feedback texts has its label, counts, rating and examples null."""
+
     topic_id: int
-    label: str
-    keywords: list[str]
+    label: str | None
+    keywords: list[str] | None
     segment: str
-    recent_count: int
-    baseline_count: int
-    growth: float
-    score: float
+    segment_name: str | None = None
+    status: str = Field("new", description="new, acknowledged, in_work, resolved or dismissed (the needs loop)")
+    owner: str | None = None
+    regrown: bool = Field(False, description="dismissed, but grown again since")
+    recent_count: int | None
+    baseline_count: int | None
+    growth: float | None
+    score: float | None
     first_seen: dt.date
     mean_rating: float | None = None
     p_value: float | None = None
     q_value: float | None = None
-    examples: list[FeedbackExample]
+    examples: list[FeedbackExample] | None
+    suppressed: bool = Field(False, description="too few respondents: the values above are withheld (null)")
+    min_cell: int | None = Field(None, description="the smallest cell shown, when suppressed")
 
 
 class EmergingResponse(BaseModel):
@@ -68,16 +79,21 @@ class EmergingResponse(BaseModel):
 
 class TopicVolume(BaseModel):
     period: dt.date
-    count: int
+    count: int | None
+    suppressed: bool = False
 
 
 class TopicOut(BaseModel):
+    """A topic of fewer than NEEDCAST_MIN_CELL texts is withheld whole; smaller segment or period counts are null."""
+
     topic_id: int
-    label: str
-    keywords: list[str]
-    count: int
-    segments: dict[str, int]
-    volume: list[TopicVolume]
+    label: str | None
+    keywords: list[str] | None
+    count: int | None
+    segments: dict[str, int | None] | None
+    volume: list[TopicVolume] | None
+    suppressed: bool = False
+    min_cell: int | None = None
 
 
 class TopicsResponse(BaseModel):
@@ -122,25 +138,35 @@ def _check_segment(needs: ServedNeeds, segment: str | None) -> None:
 def get_emerging(
     _: PlannerDep,
     needs: NeedsDep,
+    engine: EngineDep,
+    names: NamesDep,
+    settings: SettingsDep,
     segment: SegmentQuery = None,
     limit: Annotated[int, Query(ge=1, le=200, description="most items returned")] = 20,
+    lang: LangQuery = "ru",
 ) -> dict:
-    """Topics whose share of a segment's feedback rose significantly of late, most significant first."""
+    """Topics whose share of a segment's feedback rose significantly of late, most significant first.
+
+    Each carries where it stands in the needs loop; dismissed needs are left out unless they grew again.
+    """
     if needs is None:
         return {"items": []}
     _check_segment(needs, segment)
     snap = needs.snapshot
+    items = apply_statuses(needs.emerging(segment, 100_000), load_statuses(engine, segment))[:limit]
+    items = [{**i, "segment_name": names.name("segment", i["segment"], lang)}
+             for i in suppress_emerging(items, settings.min_cell)]
     return {"model": snap.model or None, "as_of": snap.as_of, "recent_days": snap.settings.get("recent_days"),
-            "baseline_days": snap.settings.get("baseline_days"), "items": needs.emerging(segment, limit)}
+            "baseline_days": snap.settings.get("baseline_days"), "items": items}
 
 
 @router.get("/topics", response_model=TopicsResponse,
             responses={404: UNKNOWN_SEGMENT})
-def get_topics(_: PlannerDep, needs: NeedsDep, segment: SegmentQuery = None) -> dict:
+def get_topics(_: PlannerDep, needs: NeedsDep, settings: SettingsDep, segment: SegmentQuery = None) -> dict:
     """Every topic with its feedback count per period (all segments, or one), largest first."""
     if needs is None:
         return {"items": []}
     _check_segment(needs, segment)
     snap = needs.snapshot
     return {"model": snap.model or None, "freq": snap.freq, "data_until": snap.data_until,
-            "items": needs.topics(segment)}
+            "items": suppress_topics(needs.topics(segment), settings.min_cell)}

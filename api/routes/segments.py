@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.deps import LiveDep, PlannerDep, PortalDep
+from api.deps import LiveDep, PlannerDep, PortalDep, SettingsDep
+from api.routes.needs import NeedsDep
 from api.schemas import AUTH_ERRORS, NO_CHAMPION, error
+from forecast.small_cells import hidden_need_labels, suppress_segments
 
 router = APIRouter(prefix="/v1", tags=["segments"], responses=AUTH_ERRORS)
 
@@ -23,7 +25,9 @@ class SegmentOut(BaseModel):
     trend: float | None
     mean_rating: float | None
     recent_mean_rating: float | None
-    feedback_count: int
+    feedback_count: int | None
+    recent_feedback_count: int | None = None
+    suppressed: bool = Field(False, description="fewer feedback texts than NEEDCAST_MIN_CELL: ratings are null")
 
 
 class SegmentsResponse(BaseModel):
@@ -63,10 +67,14 @@ def _insights(live: LiveDep) -> dict:
 
 
 @router.get("/segments", response_model=SegmentsResponse, responses=NO_CHAMPION)
-async def get_segments(_: PlannerDep, live: LiveDep) -> dict:
-    """Each segment with its series, recent volume, trend (forecast vs recent) and mean satisfaction."""
+async def get_segments(_: PlannerDep, live: LiveDep, settings: SettingsDep) -> dict:
+    """Each segment with its series, recent volume, trend (forecast vs recent) and mean satisfaction.
+
+    Ratings of fewer than NEEDCAST_MIN_CELL feedback texts are withheld (null, `suppressed: true`).
+    """
     insights = _insights(live)
-    return {"model_version": live.forecasts.version, "items": insights["segments"]}
+    return {"model_version": live.forecasts.version,
+            "items": suppress_segments(insights["segments"], settings.min_cell)}
 
 
 @router.get("/segments/{segment}/suggestions", response_model=SuggestionsResponse,
@@ -74,6 +82,8 @@ async def get_segments(_: PlannerDep, live: LiveDep) -> dict:
 async def get_suggestions(
     _: PortalDep,
     live: LiveDep,
+    settings: SettingsDep,
+    needs: NeedsDep,
     segment: Annotated[str, Path(max_length=200, examples=["pensioners"])],
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
     lang: Annotated[Literal["ru", "en"], Query()] = "ru",
@@ -82,6 +92,9 @@ async def get_suggestions(
     suggestions = _insights(live)["suggestions"]
     if segment not in suggestions:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"segment: unknown segment {segment!r}")
-    items = [{"service": i["service"], "name": i["name"], "score": i["score"], "reasons": i["reasons"][lang]}
+    # A reason must not name an emerging need of fewer than NEEDCAST_MIN_CELL texts.
+    hidden = hidden_need_labels(needs.snapshot.emerging, segment, settings.min_cell) if needs is not None else set()
+    items = [{"service": i["service"], "name": i["name"], "score": i["score"],
+              "reasons": [r for r in i["reasons"][lang] if not any(label in r for label in hidden)]}
              for i in suggestions[segment][:limit]]
     return {"segment": segment, "items": items}

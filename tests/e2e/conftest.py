@@ -16,9 +16,9 @@ import pytest
 
 from features.contract import Kind
 from features.ingest import ingest_frame
-from features.store import get_engine
 from needcast.jobs import run_training
 from needcast.settings import Settings, get_settings
+from store.engine import get_engine
 from tests.conftest import isolate, make_usage
 
 
@@ -39,16 +39,17 @@ class Server:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def start_server(tmp: Path, env_extra: dict[str, str] | None = None, wait_ready: bool = True) -> Server:
+def start_server(tmp: Path, env_extra: dict[str, str] | None = None, wait_ready: bool = True,
+                 workers: int = 1) -> Server:
     port = free_port()
     log = tmp / f"server-{port}.log"
     env = {**os.environ, **(env_extra or {})}
     process = subprocess.Popen(
-        [sys.executable, "-m", "needcast", "serve", "--port", str(port)], cwd=tmp, env=env,
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "needcast", "serve", "--port", str(port), "--workers", str(workers)], cwd=tmp,
+        env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 240  # imports alone take a minute on a loaded 2-core machine
     path = "/readyz" if wait_ready else "/healthz"
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -61,6 +62,14 @@ def start_server(tmp: Path, env_extra: dict[str, str] | None = None, wait_ready:
         time.sleep(0.3)
     process.terminate()
     raise RuntimeError(f"server not ready in time: {log.read_text()[-3000:]}")
+
+
+def start_worker(tmp: Path, env_extra: dict[str, str] | None = None) -> subprocess.Popen:
+    """A real `needcast worker` (no schedule) running the jobs the server queues; its log beside the server's."""
+    env = {**os.environ, "NEEDCAST_WORKER_POLL": "0.5", **(env_extra or {})}
+    log = tmp / "worker.log"
+    return subprocess.Popen([sys.executable, "-m", "needcast", "worker", "--no-schedule"], cwd=tmp, env=env,
+                            stdout=log.open("a"), stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from schemathesis import CheckContext, GenerationMode, Response
 from schemathesis.core.failures import FailureGroup
 from sqlalchemy import select
 
-from features.store import get_engine
-from features.tables import training_jobs
 from needcast.settings import Settings
+from store.engine import get_engine
+from store.tables import training_jobs
 from tests.e2e.conftest import Server
 
 ADMIN = {"Authorization": "Bearer admin-key"}

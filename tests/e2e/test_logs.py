@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import logging.config
 
+import pytest
+
+from needcast.logs import server_log_config
 from tests.e2e.conftest import Server
 
 
@@ -26,3 +31,17 @@ def test_logs_are_json_lines_without_texts_or_keys(server: Server) -> None:
     text = "\n".join(lines)
     for fragment in ("Секретова", "очередь в окне", "admin-key"):
         assert fragment not in text
+
+
+def test_an_exception_is_logged_as_its_type_and_place_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 11, finding 4: on a 500 uvicorn logged the traceback, whose message quoted the request body."""
+    logging.config.dictConfig(server_log_config("INFO"))
+    try:
+        raise ValueError("cannot store {'text': 'Секретова Анна, +7 912 345-67-89, anna.secret@mail.ru'}")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    record = json.loads(lines[-1])
+    assert record["message"].startswith("Exception in ASGI application: ValueError at test_logs.py:")
+    assert not [line for line in lines if "Секретова" in line or "912" in line or "anna.secret" in line]
+    assert "exc_info" not in record and "Traceback" not in lines[-1]

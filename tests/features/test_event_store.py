@@ -12,9 +12,10 @@ from sqlalchemy import JSON, Column, Date, Integer, MetaData, String, Table, cre
 from features.demand_features import future_grid, with_exogenous
 from features.event_features import EVENT_COLUMNS, event_features
 from features.events import EventKind, InvalidEventError, add_event, parse_event, remove_event
-from features.history import load_events
 from features.series import series_frame
-from features.store import get_engine
+from store.engine import get_engine, make_engine
+from store.migrate import upgrade
+from store.reads import load_events
 from tests.conftest import make_usage
 
 
@@ -64,7 +65,8 @@ def first_release_events(url: str) -> None:
 
 
 def check_new_event_columns(url: str) -> None:
-    """`get_engine` adds the new columns; old and new events read back alike."""
+    """`needcast db upgrade` adds the new columns; old and new events read back alike."""
+    upgrade(make_engine(url))
     engine = get_engine(url)
     assert {"kind", "regions", "created_at"} <= {c["name"] for c in inspect(engine).get_columns("events")}
     add_event(engine, parse_event("new", "2026-05-01", "2026-05-02", regions=["north"]))

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import create_engine, func, make_url, select, text
 
 from api.keys import Role, create_key, resolve_role
-from features import tables
 from features.contract import Kind
-from features.history import load_feedback, load_usage
 from features.ingest import ingest_frame
-from features.store import get_engine
 from needcast.jobs import run_training
+from store import tables
+from store.engine import get_engine
+from store.reads import load_feedback, load_usage
 from tests.conftest import make_usage, skip_unless_required
 from tests.features.test_event_store import check_new_event_columns, first_release_events
 from tests.postgres import postgres_server

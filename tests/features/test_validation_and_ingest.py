@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from features import tables
 from features.contract import Kind
 from features.errors import MissingColumnsError
-from features.history import load_usage
 from features.ingest import ingest_frame
 from features.readers import read_table
-from features.store import get_engine
+from store import tables
+from store.engine import get_engine
+from store.reads import load_usage
 
 
 @pytest.fixture

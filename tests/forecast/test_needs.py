@@ -15,11 +15,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.routes import needs as needs_routes
 from features.contract import Kind
-from features.embeddings import TextEncoder
 from features.feedback_features import frequent_topics, topic_share_columns
 from features.ingest import ingest_frame
 from features.series import series_frame
-from features.store import get_engine
 from forecast.needs import (
     NeedsCache,
     assign_feedback_topics,
@@ -31,6 +29,8 @@ from forecast.needs import (
 from forecast.served import load_champion_forecaster, refresh_forecasts
 from needcast.sample_data import generate_world
 from needcast.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from store.engine import get_engine
+from text.encoders import TextEncoder
 from training.config import DemandConfig
 from training.demand_model import model_frame
 from training.demand_training import train_demand
@@ -90,7 +90,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, feedback: pd.DataFrame, en
 
 @pytest.fixture
 def client(settings: Settings) -> TestClient:
-    app = create_app(settings)
+    # Every topic counted here: small-cell suppression has its own tests (tests/forecast/test_small_cells.py).
+    app = create_app(settings.model_copy(update={"min_cell": 1}))
     if not any(getattr(r, "path", "").startswith("/v1/needs") for r in app.routes):
         app.include_router(needs_routes.router)
     return TestClient(app)
@@ -136,7 +137,7 @@ def test_train_store_and_serve_needs(settings: Settings, feedback: pd.DataFrame,
     one = client.get("/v1/needs/topics?segment=youth", headers=PLANNER).json()["items"]
     assert sum(t["count"] for t in one) == (feedback["segment"] == "youth").sum()
     assert all(set(t["segments"]) == {"youth"} for t in one)
-    assert one[0]["volume"][0].keys() == {"period", "count"}
+    assert one[0]["volume"][0].keys() == {"period", "count", "suppressed"}
 
     # Bad input: 404 for a segment nobody wrote from, 422 for a bad limit, 401/403 without the role.
     missing = client.get("/v1/needs/emerging?segment=martians", headers=PLANNER)

@@ -44,7 +44,8 @@ def test_growth_and_life_event_signals_with_reasons_in_both_languages() -> None:
     passport = items[0]
     assert "спрос" in passport["reasons"]["ru"][0] and "demand" in passport["reasons"]["en"][0]
     benefit = next(i for i in items if i["service"] == "benefit")
-    assert benefit["signals"]["life_event"] > 0 and "birth_of_child" in benefit["reasons"]["en"][0]
+    assert benefit["signals"]["life_event"] > 0 and "birth of a child" in benefit["reasons"]["en"][0]
+    assert "«рождение ребёнка»" in benefit["reasons"]["ru"][0]  # the life event by its name, not its code
     # Steady demand gives no growth signal.
     steady = segment_suggestions("families", _forecasts(passport_level=5.0), _usage(), SERVICES, [], None)
     assert "passport" not in [i["service"] for i in steady]

@@ -7,12 +7,12 @@ import pytest
 from typer.testing import CliRunner
 
 from features.contract import Kind
-from features.history import load_events
 from features.ingest import ingest_frame
-from features.store import get_engine
 from needcast import cli
 from needcast.cli import app
 from needcast.settings import Settings
+from store.engine import get_engine
+from store.reads import load_events
 
 runner = CliRunner()
 

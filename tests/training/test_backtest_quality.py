@@ -54,13 +54,6 @@ def test_intervals_widen_with_the_horizon() -> None:
     assert width.is_monotonic_increasing and width.iloc[-1] > 2 * width.iloc[0]
 
 
-def test_calibration_of_an_older_model_still_applies() -> None:
-    old = pd.DataFrame({"block": [0, 1], "q_lo": [-1.0, -1.5], "q_hi": [1.0, 1.5]})
-    out = apply_intervals(pd.DataFrame({"step": [0, 9, 40], "mean": [4.0, 4.0, 4.0]}), old, "D")
-    assert out["p50"].tolist() == [4.0, 4.0, 4.0]
-    assert out["p90"].tolist() == pytest.approx([4 + 5**0.5, 4 + 1.5 * 5**0.5, 4 + 1.5 * 5**0.5])
-
-
 def _monthly_series(n_series: int = 12, months: int = 72) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     ds = pd.date_range("2015-01-01", periods=months, freq="MS")

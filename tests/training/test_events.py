@@ -10,14 +10,14 @@ from typer.testing import CliRunner
 
 from features.contract import Kind
 from features.events import add_event, parse_event
-from features.history import load_events
 from features.ingest import ingest_frame
 from features.series import series_frame
-from features.store import get_engine
 from forecast.served import load_served
 from needcast.cli import app
 from needcast.jobs import run_training
 from needcast.settings import Settings
+from store.engine import get_engine
+from store.reads import load_events
 from training.config import DemandConfig
 from training.demand_model import with_events_in_history
 from training.registry import champion_info, configure

@@ -8,9 +8,9 @@ import random
 import numpy as np
 import pytest
 
-from features.embeddings import TextEncoder
-from features.text_tokens import bigrams, lemmas
 from needcast.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from text.encoders import TextEncoder
+from text.tokens import bigrams, lemmas
 from training.topic_labels import topic_labels
 from training.topics import TopicConfig, assign_topics, fit_topics
 

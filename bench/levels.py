@@ -1,0 +1,121 @@
+"""The levels of a benchmark case's hierarchy: its series summed over each set of keys, and scores per level.
+
+A level is named by the keys it keeps (`service x segment`, `segment`, ... `total`); keys with one value in a
+case (NYC's and FixMyStreet's region) add no level. Peers are fitted on each level's summed series (what a
+planner would do with a tool that has no hierarchy); needcast sums its bottom-level forecasts
+(`training.aggregate_intervals`), with independent errors (the release before) or its calibrated dependence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from itertools import combinations, pairwise
+
+import numpy as np
+import pandas as pd
+
+from bench.peer_cases import Case
+from features.contract import SERIES_KEY
+from features.series import series_id
+from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence, sum_with_dependence
+from training.metrics import forecast_metrics
+
+__all__ = ["Level", "backtest_coverage", "case_levels", "level_case", "score_level", "sum_forecast", "volume_bins"]
+
+
+@dataclass(frozen=True)
+class Level:
+    keep: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return " x ".join(self.keep) if self.keep else "total"
+
+    @property
+    def is_bottom(self) -> bool:
+        return len(self.keep) == len(SERIES_KEY)
+
+
+def case_levels(case: Case) -> list[Level]:
+    """Every distinct level of the case, bottom first, total last."""
+    varying = [k for k in SERIES_KEY if case.history[k].nunique() > 1]
+    out = [Level(tuple(SERIES_KEY))]
+    for size in range(len(varying) - 1, -1, -1):
+        out += [Level(keep) for keep in combinations(varying, size)]
+    return out
+
+
+def _sum_nodes(frame: pd.DataFrame, level: Level) -> pd.DataFrame:
+    keep = list(level.keep)
+    out = frame.groupby([*keep, "ds"], as_index=False, observed=True)["y"].sum()
+    for k in SERIES_KEY:
+        if k not in keep:
+            out[k] = "*"
+    out["unique_id"] = series_id(out)
+    return out
+
+
+def level_case(case: Case, level: Level) -> Case:
+    """The case on the summed series of `level` (history and actuals); peers read it as they read any case."""
+    if level.is_bottom:
+        return case
+    keys = case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]]
+    actual = case.actual.merge(keys, on="unique_id")
+    history = _sum_nodes(case.history, level)
+    return replace(case, history=history[["unique_id", "ds", "y", *SERIES_KEY]],
+                   actual=_sum_nodes(actual, level)[["unique_id", "ds", "y"]], usage=None, feedback=None)
+
+
+def sum_forecast(case: Case, pred: pd.DataFrame, level: Level, dependence: LevelDependence | None) -> pd.DataFrame:
+    """Bottom-level forecasts (unique_id, ds, p10, p50, p90, mean) summed to `level`'s series."""
+    keys = case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]]
+    bottom = pred.merge(keys, on="unique_id").rename(columns={"ds": "date"})
+    out = sum_with_dependence(bottom, list(level.keep), dependence).rename(columns={"date": "ds"})
+    out["unique_id"] = series_id(out)
+    return out[["unique_id", "ds", "p10", "p50", "p90", "mean"]]
+
+
+def score_level(case: Case, pred: pd.DataFrame) -> dict[str, float]:
+    """WAPE, scaled quantile loss, p10-p90 coverage and mean band width of `pred` on the case's actuals."""
+    rows = case.actual.merge(pred, on=["unique_id", "ds"], how="left")
+    if rows["p50"].isna().any():
+        raise ValueError(f"{case.name}: {int(rows['p50'].isna().sum())} held-out periods have no prediction")
+    rows["cutoff"] = case.cutoff
+    out = forecast_metrics(rows, case.history, case.season)
+    out["width"] = float((rows["p90"] - rows["p10"]).mean())
+    out["series"] = float(rows["unique_id"].nunique())
+    return out
+
+
+def volume_bins(case: Case, pred: pd.DataFrame, edges: tuple[float, ...] = (1, 5, 20)) -> pd.DataFrame:
+    """Bottom-level coverage and WAPE per bin of the series' mean volume per period over the history."""
+    volume = case.history.groupby("unique_id")["y"].mean()
+    rows = case.actual.merge(pred, on=["unique_id", "ds"])
+    bounds = [-np.inf, *edges, np.inf]
+    labels = [f"< {edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in pairwise(edges)] + [f">= {edges[-1]:g}"]
+    rows["bin"] = pd.cut(rows["unique_id"].map(volume), bounds, labels=labels, right=False)
+    rows["inside"] = (rows["y"] >= rows["p10"]) & (rows["y"] <= rows["p90"])
+    rows["err"] = (rows["y"] - rows["p50"]).abs()
+    g = rows.groupby("bin", observed=False)
+    return pd.DataFrame({"series": g["unique_id"].nunique(), "coverage": g["inside"].mean(),
+                         "wape": g["err"].sum() / g["y"].sum()}).reset_index()
+
+
+def backtest_coverage(case: Case, cv: pd.DataFrame, level: Level, interval: tuple[float, float]) -> tuple[float, float]:
+    """Cross-conformal p10-p90 coverage of `level`'s totals over the backtest windows: independent, fitted.
+
+    Each window's totals get the dependence fitted on the other windows' rows: many more held-out totals than
+    the case's one held-out window gives, and none of them seen by the fit.
+    """
+    bottom = cv.merge(case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]], on="unique_id")
+    bottom = bottom.rename(columns={"ds": "date"})
+    inside = {False: [], True: []}
+    for cutoff in bottom["cutoff"].unique():
+        held = bottom[bottom["cutoff"] == cutoff]
+        dependence = fit_aggregate_dependence(cv[cv["cutoff"] != cutoff], interval)
+        truth = held.groupby([*level.keep, "date"], observed=True)["y"].sum().rename("y_true")
+        for fitted in (False, True):
+            band = sum_with_dependence(held.drop(columns="y"), list(level.keep), dependence if fitted else None)
+            band = band.join(truth, on=[*level.keep, "date"])
+            inside[fitted].append(((band["y_true"] >= band["p10"]) & (band["y_true"] <= band["p90"])).to_numpy())
+    return float(np.concatenate(inside[False]).mean()), float(np.concatenate(inside[True]).mean())

@@ -1,0 +1,1 @@
+"""Deployment: deploy/compose.yaml (Docker) and deploy/run-local (the same services as local processes)."""

@@ -1,0 +1,150 @@
+"""What the jobs do, across the rooms: ingest files; train, then refresh what is served; backfill embeddings.
+
+The worker runs them by kind (`TASKS`); the CLI calls `run_training` and `refresh_served` directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from features.contract import Kind
+from features.ingest import IngestReport, ingest_frame
+from features.readers import read_table
+from forecast.needs import feedback_with_topics, load_needs, store_needs
+from forecast.refresh import refresh_all, refresh_insights
+from forecast.served import ServedForecasts, load_served, refresh_forecasts
+from needcast.settings import Settings
+from store.engine import get_engine
+from store.reads import load_events, load_feedback, load_usage
+from training.config import DemandConfig
+from training.demand_training import DemandRun, train_demand
+from training.distributed import training_engine
+from training.needs_training import NeedsConfig, NeedsRun, train_needs
+from training.registry import DEMAND_MODEL, champion_info, configure
+
+Step = Callable[[str], None]
+
+
+@dataclass
+class TrainingResult:
+    demand: DemandRun
+    needs: NeedsRun | None
+    refreshed: bool
+
+
+def ingest_files(settings: Settings, files: dict[Kind, Path]) -> dict[str, IngestReport]:
+    engine = get_engine(settings.db_url)
+    return {kind.value: ingest_frame(engine, read_table(path), kind, source=str(path))
+            for kind, path in files.items()}
+
+
+def feedback_encoder(settings: Settings):
+    """The configured sentence-transformers model behind the embedding cache, as an `encode` function."""
+    from text.embedding_cache import CachedEncoder
+    from text.encoders import TextEncoder
+
+    encoder = TextEncoder.load(settings.embedding_model, settings.models_dir)
+    return CachedEncoder(encoder, get_engine(settings.db_url)).encode
+
+
+def run_training(settings: Settings, horizon: int | None = None, freq: str = "D", step: Step = lambda _m: None,
+                 config: DemandConfig | None = None, with_needs: bool = True,
+                 needs_config: NeedsConfig | None = None) -> TrainingResult:
+    """Train the needs and demand models; refresh what is served when a champion moved."""
+    engine = get_engine(settings.db_url)
+    client = configure(settings.mlflow_tracking_uri)
+    usage = load_usage(engine)
+    if usage.empty:
+        raise LookupError("no usage data: run `needcast ingest usage FILE` first")
+    feedback = load_feedback(engine)
+    encode = None
+    needs_run = None
+    needs_config = needs_config or NeedsConfig(history_days=settings.needs_history_days)
+    if with_needs and len(feedback) >= 2:
+        step("loading the embedding model")
+        encode = feedback_encoder(settings)
+        previous = load_needs(engine)
+        needs_run = train_needs(feedback, encode, client, settings.experiment_artifact_root,
+                                previous.snapshot if previous else None, encoder_name=settings.embedding_model,
+                                config=needs_config, step=step)
+        store_needs(engine, needs_run.snapshot)
+    if config is None:
+        config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
+        if settings.feedback_features is not None:
+            config = replace(config, use_feedback=settings.feedback_features)
+    demand_feedback = feedback[["created_at", "segment", "service", "rating"]]
+    if config.use_feedback and needs_run is not None:
+        step("labelling feedback with the needs topics")  # embeddings come from the cache filled just above
+        demand_feedback = feedback_with_topics(feedback[[*demand_feedback.columns, "text"]], encode,
+                                               needs_run.snapshot, needs_config.days_used)
+    with training_engine(settings.dask_scheduler) as dask:
+        run = train_demand(usage, demand_feedback, client, settings.experiment_artifact_root, config, step,
+                           events=load_events(engine), dask=dask)
+    champ = champion_info(client, DEMAND_MODEL)
+    refreshed = False
+    if champ is not None and (run.promoted or load_served(engine, champ.version) is None):
+        step("computing served forecasts with the champion")
+        served = refresh_forecasts(engine, client, encode, needs_config.days_used)
+        refreshed = True
+    else:
+        served = load_served(engine, champ.version) if champ else None
+    if served is not None:
+        step("computing segments and suggestions")
+        refresh_insights(engine, served, needs_run.snapshot if needs_run else None, encode)
+    return TrainingResult(run, needs_run, refreshed)
+
+
+def refresh_served(settings: Settings, step: Step = lambda _m: None) -> ServedForecasts:
+    """Forecasts, needs and suggestions recomputed from the latest data with the champions."""
+    engine = get_engine(settings.db_url)
+    encode = feedback_encoder(settings) if not load_feedback(engine, ["id"]).empty else None
+    return refresh_all(engine, configure(settings.mlflow_tracking_uri), encode, step,
+                       settings.needs_history_days).forecasts
+
+
+def train_job(settings: Settings, params: dict[str, Any], step: Step) -> dict[str, Any]:
+    """The `train` job: `run_training` with the job's horizon and frequency; what the job reports at the end."""
+    run = run_training(settings, horizon=params.get("horizon"), freq=params.get("freq") or "D", step=step).demand
+    return {"model": DEMAND_MODEL, "version": run.version, "champion_moved": run.promoted,
+            "champion_before": run.champion_before, "metrics": run.metrics, "naive_metrics": run.naive_metrics}
+
+
+def refresh_job(settings: Settings, params: dict[str, Any], step: Step) -> dict[str, Any]:
+    """The `refresh` job: served answers recomputed with the champions from the latest data."""
+    served = refresh_served(settings, step)
+    return {"model_version": served.version, "data_until": served.meta["data_until"], "rows": len(served.table)}
+
+
+def embed_job(settings: Settings, params: dict[str, Any], step: Step, batch: int = 2_000) -> dict[str, Any]:
+    """The `embed` backfill: every stored feedback text into the embedding cache, so training and refresh find
+    them there (after a change of embedding model, or a large ingest)."""
+    texts = load_feedback(get_engine(settings.db_url), ["text"])["text"].drop_duplicates().tolist()
+    if not texts:
+        return {"texts": 0}
+    step("loading the embedding model")
+    encode = feedback_encoder(settings)
+    for start in range(0, len(texts), batch):
+        step(f"embedding texts {start + 1}..{min(start + batch, len(texts))} of {len(texts)}")
+        encode(texts[start : start + batch])
+    return {"texts": len(texts)}
+
+
+def prune_job(settings: Settings, params: dict[str, Any], step: Step) -> dict[str, Any]:
+    """The `prune` job (`needcast db prune` on the schedule): the live champion's answers are always kept, so an
+    unreachable registry fails the job rather than guess."""
+    from store.retention import prune
+
+    champion = champion_info(configure(settings.mlflow_tracking_uri), DEMAND_MODEL)
+    step("pruning")
+    report = prune(get_engine(settings.db_url), settings.keep_model_versions, settings.retention_days,
+                   protect=(champion.version,) if champion else ())
+    return asdict(report)
+
+
+TASKS: dict[str, Callable[[Settings, dict[str, Any], Step], dict[str, Any]]] = {
+    "train": train_job, "refresh": refresh_job, "embed": embed_job, "prune": prune_job,
+}
+"""What the worker runs for each job kind (jobs.queue.KINDS)."""

@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, windowed reads and bulk writes; every other room asks it for data."""

@@ -1,0 +1,1 @@
+"""Text of feedback: tokens, encoders (ONNX / torch) and the embedding cache."""
