@@ -52,6 +52,9 @@ class JobState(BaseModel):
 class JobList(BaseModel):
     items: list[JobState]
 
+    model_config = {"json_schema_extra": {
+        "examples": [{"items": JobState.model_config["json_schema_extra"]["examples"]}]}}
+
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted,
              responses={409: error("a training job is already queued or running",

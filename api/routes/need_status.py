@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import CallerDep
@@ -46,6 +46,13 @@ class StatusChange(BaseModel):
 
     model_config = {"json_schema_extra": {"examples": [
         {"status": "in_work", "owner": "Отдел соцзащиты", "comment": "Проверяем работу портала"}]}}
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> StatusChange:
+        # A validation error like any other: the framework's 422, naming the body.
+        if self.status is None and self.owner is None and not (self.comment or "").strip():
+            raise ValueError("give a status, an owner or a comment")
+        return self
 
 
 _STATE = {"topic_id": 17, "segment": "pensioners", "segment_name": "Пенсионеры",
@@ -160,14 +167,11 @@ async def list_need_states(_: PlannerDep, engine: EngineDep, needs: NeedsDep, na
 
 
 @router.patch("/{segment}/{topic_id}", response_model=NeedState,
-              responses={404: UNKNOWN_NEED, 422: error("nothing to change", "give a status, an owner or a comment"),
-                         **BAD_JSON})
+              responses={404: UNKNOWN_NEED, **BAD_JSON})
 async def change_need(who: CallerDep, engine: EngineDep, needs: NeedsDep, names: NamesDep,
                       segment: SegmentPath, topic_id: TopicPath, body: StatusChange,
                       lang: LangQuery = "ru") -> dict:
     """Set a need's status and/or owner and/or add a comment; each change is logged with who and when."""
-    if body.status is None and body.owner is None and not (body.comment or "").strip():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "give a status, an owner or a comment")
     if needs is None or topic_id not in _labels(needs) or segment not in needs.segments:
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"topic_id: segment {segment!r} has no topic {topic_id} in the served needs")
