@@ -13,13 +13,18 @@ class ModelRef(BaseModel):
     trained_at: str
 
 
-class ForecastItem(BaseModel):
+class SeriesKeyItem(BaseModel):
+    """A series' codes and their names in the language asked (the code when the catalogue has none)."""
+
     service: str
     segment: str
     region: str
     service_name: str | None = None
     segment_name: str | None = None
     region_name: str | None = None
+
+
+class ForecastItem(SeriesKeyItem):
     date: dt.date
     p10: float = Field(ge=0)
     p50: float = Field(ge=0)

@@ -96,7 +96,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, env: dict[str, str], cpus: set[int] | None) -> tuple[subprocess.Popen, str]:
+def start_server(folder: Path, env: dict[str, str], cpus: set[int] | None,
+                 timeout: float = 120) -> tuple[subprocess.Popen, str]:
     """`needcast serve` with one worker on a free loopback port, pinned to `cpus`; waits until it is ready."""
     port = _free_port()
     log = (folder / "server.log").open("w")
@@ -106,7 +107,7 @@ def start_server(folder: Path, env: dict[str, str], cpus: set[int] | None) -> tu
         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-2000:]}")
@@ -117,7 +118,7 @@ def start_server(folder: Path, env: dict[str, str], cpus: set[int] | None) -> tu
             pass
         time.sleep(0.3)
     process.terminate()
-    raise RuntimeError("server not ready in 120 s")
+    raise RuntimeError(f"server not ready in {timeout:.0f} s")
 
 
 def _process_cpu_s(pid: int) -> float:

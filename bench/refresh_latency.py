@@ -29,33 +29,10 @@ import httpx
 import numpy as np
 
 from bench.docs import replace_section
-from bench.load import KEYS, Endpoint, _free_port, _run, build_world, endpoints
+from bench.load import KEYS, Endpoint, _run, build_world, endpoints, start_server
 
 SECTION = "## API latency during a refresh"
 ADMIN = "bench-admin"
-
-
-def _start_api(folder: Path, env: dict[str, str], cpus: set[int] | None, timeout: float = 600) -> tuple[
-        subprocess.Popen, str]:
-    """`needcast serve --workers 1` pinned to `cpus`, ready (a loaded machine may need minutes to import it)."""
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "needcast", "serve", "--port", str(port), "--workers", "1"],
-                               cwd=folder, env={**os.environ, **env}, stdout=(folder / "server.log").open("w"),
-                               stderr=subprocess.STDOUT,
-                               preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    process.terminate()
-    raise RuntimeError(f"server not ready in {timeout:.0f} s")
 
 
 def _forecast_endpoint(url: str) -> Endpoint:
@@ -132,7 +109,7 @@ def main() -> int:
                                   env={**os.environ, "NEEDCAST_WORKER_POLL": "0.2"},
                                   stdout=(folder / "worker.log").open("w"), stderr=subprocess.STDOUT,
                                   preexec_fn=(lambda: os.sched_setaffinity(0, api_cpus)) if api_cpus else None)
-        server, url = _start_api(folder, env, api_cpus)
+        server, url = start_server(folder, env, api_cpus, timeout=600)
         try:
             if other_cpus:
                 os.sched_setaffinity(0, other_cpus)

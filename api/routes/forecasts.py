@@ -16,7 +16,7 @@ from api.champion import champion_forecaster
 from api.deps import EngineDep, PlannerDep, served
 from api.formula_guard import guard_frame
 from api.routes.catalogues import LangQuery, NamesDep, names_cache
-from api.schemas import AUTH_ERRORS, NO_CHAMPION, ForecastResponse, error
+from api.schemas import AUTH_ERRORS, NO_CHAMPION, ForecastResponse, SeriesKeyItem, error
 from api.spreadsheets import FORECAST_COLUMNS, XLSX_MEDIA, to_xlsx
 from features.series import series_frame
 from forecast.aggregate import aggregate as sum_over
@@ -152,13 +152,7 @@ async def get_forecasts(
     return Response(answer.body, media_type=answer.media_type, headers=headers)
 
 
-class HistoryItem(BaseModel):
-    service: str
-    segment: str
-    region: str
-    service_name: str | None = None
-    segment_name: str | None = None
-    region_name: str | None = None
+class HistoryItem(SeriesKeyItem):
     date: dt.date
     actual: float
     backtest_p10: float | None = None
