@@ -29,30 +29,9 @@ import httpx
 import numpy as np
 
 from bench.docs import replace_section
-from bench.load import _free_port, build_world
+from bench.load import build_world, start_server
 
 KEYS = {"planner": "soak-planner", "portal": "soak-portal", "ingest": "soak-ingest", "admin": "soak-admin"}
-
-
-def start_server(folder: Path, env: dict[str, str], ready_s: float = 600) -> tuple[subprocess.Popen, str]:
-    """`needcast serve` (one worker) on a free loopback port; waits for /readyz (long: a shared host can be slow)."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "needcast", "serve", "--port", str(port), "--workers", "1"], cwd=folder,
-        env={**os.environ, **env}, stdout=(folder / "server.log").open("w"), stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + ready_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(folder / 'server.log').read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError(f"server not ready in {ready_s:.0f} s: {(folder / 'server.log').read_text()[-2000:]}")
 
 
 def rss_mb(pid: int) -> float:
@@ -169,7 +148,7 @@ def main() -> int:
         env = {**build_world(folder), "NEEDCAST_API_KEYS": ",".join(f"{k}:{r}" for r, k in KEYS.items()),
                "NEEDCAST_RATE_LIMIT_IP": "1000000/second", "NEEDCAST_RATE_LIMIT_KEY": "1000000/second",
                "NEEDCAST_RELOAD_INTERVAL": "5"}
-        server, url = start_server(folder, env)
+        server, url = start_server(folder, env, None, timeout=600)
         worker = subprocess.Popen([sys.executable, "-m", "needcast", "worker"], cwd=folder,
                                   env={**os.environ, **env}, stdout=(folder / "worker.log").open("w"),
                                   stderr=subprocess.STDOUT)
