@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from store import tables
 from store.engine import get_engine, make_engine
 from store.migrate import BASELINE, SchemaError, current_revision, ensure_schema, head_revision, upgrade
 from store.reads import load_events, load_feedback, load_usage
-from tests.conftest import skip_unless_required
-from tests.postgres import postgres_server
 
 PREVIOUS_RELEASE = Path(__file__).parents[1] / "fixtures" / "previous_release" / "needcast.db"
 TABLES = ("usage", "usage_sources", "feedback", "services", "quarantine", "embeddings", "events", "api_keys",
@@ -119,14 +116,6 @@ def test_processes_starting_at_once_on_an_empty_sqlite_make_the_schema_once(tmp_
     assert _start_at_once(url) == [head_revision()] * 4
     with make_engine(url).connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        if url is None:
-            skip_unless_required("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
-        yield url
 
 
 def _fresh_pg_database(pg_url: str, name: str) -> str:

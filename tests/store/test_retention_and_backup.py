@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -22,8 +21,7 @@ from store.backup import BackupError, backup, restore
 from store.engine import get_engine
 from store.migrate import upgrade
 from store.retention import prune
-from tests.conftest import make_usage, skip_unless_required
-from tests.postgres import postgres_server
+from tests.conftest import make_usage
 
 PREVIOUS_RELEASE = Path(__file__).parents[1] / "fixtures" / "previous_release" / "needcast.db"
 
@@ -126,14 +124,6 @@ def test_restore_refuses_a_file_that_is_not_a_backup(settings: Settings, tmp_pat
     assert result.exit_code == 1 and "not a valid SQLite backup" in result.output
     with pytest.raises(BackupError, match="no such backup"):
         restore(get_engine(settings.db_url), tmp_path / "missing.db")
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        if url is None:
-            skip_unless_required("PostgreSQL is not installed (initdb/pg_ctl not found); .ci/run installs it")
-        yield url
 
 
 def test_postgres_backup_restores_the_same_served_forecasts(pg_url: str, tmp_path: Path) -> None:
