@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from features.contract import Kind
+from forecast.small_cells import on_suppressed
 
 REGISTRY = CollectorRegistry()
 REQUESTS = Counter("needcast_http_requests_total", "HTTP requests", ["method", "route", "status"],
@@ -23,8 +24,12 @@ REGISTRY_UP = Gauge("needcast_registry_available",
                     "1 when the model registry answered the last look, 0 while forecasts are served without it",
                     registry=REGISTRY)
 SUPPRESSED = Counter("needcast_suppressed_cells_total",
-                     "values withheld from answers for fewer respondents than NEEDCAST_MIN_CELL", ["route"],
+                     "items answered with values withheld for fewer respondents than NEEDCAST_MIN_CELL "
+                     "(kind: needs, topics, segments, need_labels kept out of suggestion reasons)", ["kind"],
                      registry=REGISTRY)
+for _cell_kind in ("needs", "topics", "segments", "need_labels"):  # exposed as 0 before the first suppression
+    SUPPRESSED.labels(_cell_kind)
+on_suppressed(lambda kind, n: SUPPRESSED.labels(kind).inc(n))
 INGESTED = Counter("needcast_ingested_rows_total", "rows accepted by ingestion", ["kind"], registry=REGISTRY)
 REJECTED = Counter("needcast_rejected_rows_total", "rows rejected by ingestion", ["kind"], registry=REGISTRY)
 for _kind in (Kind.usage, Kind.feedback):  # exposed as 0 before the first ingestion, so rates start at once

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -34,11 +35,16 @@ class ForecastItem(SeriesKeyItem):
         None, description="with explain=true: contribution of each feature family (day_of_week, holiday, event, "
                           "recent_level, last_year, season, feedback, series, smoothing) and `baseline`; they add "
                           "up to `mean`")
+    period_end: dt.date | None = Field(None, description="with period=: the last day of the period")
+    days: int | None = Field(None, description="with period=: days of the period the forecast covers and sums")
+    partial: bool | None = Field(None, description="with period=: the forecast covers only part of the period "
+                                                   "(its first or last one): `days` < the period's length")
 
 
 class ForecastResponse(BaseModel):
     model: ModelRef
     freq: str
+    period: str | None = Field(None, description="with period=: day, week, month or quarter the items sum to")
     data_until: dt.date
     items: list[ForecastItem]
 
@@ -62,7 +68,7 @@ class ModelSummary(BaseModel):
     version: str
     role: str
     created_at: str
-    run_id: str
+    run_id: str | None = Field(None, description="MLflow run; null when the registry cannot be read")
     data_until: str | None = None
     metrics: dict[str, float]
 
@@ -73,6 +79,9 @@ class ModelsResponse(BaseModel):
     live_version: str | None
     champion: ModelSummary | None
     challengers: list[ModelSummary]
+    registry: Literal["available", "unavailable"] = Field(
+        "available", description="`unavailable`: the registry cannot be read; `champion` is then the served "
+                                 "version as stored in needcast's database, and challengers are not known")
 
     model_config = {"json_schema_extra": {"examples": [{
         "live_version": "3",

@@ -21,7 +21,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.levels import backtest_coverage, case_levels, level_case, score_level, sum_forecast, volume_bins
+from bench.levels import (
+    backtest_coverage,
+    case_levels,
+    level_case,
+    node_case,
+    score_level,
+    sum_forecast,
+    volume_bins,
+    zero_share_bins,
+)
 from bench.peer_cases import CASES, Case, CaseUnavailable, load_case
 from bench.peers import PEERS, PeerResult, run_peer
 from bench.reconcile import METHODS, reconcile_case
@@ -41,7 +50,11 @@ INTRO = (
     "Each table: the peers and needcast fit on the same history and predict the same held-out periods in one run "
     "(`bench/forecast_peers.py`). Peers: seasonal naive; statsforecast's AutoETS, AutoTheta, AutoARIMA and the "
     "median of the three (quantile by quantile); mlforecast + LightGBM with its conformal intervals; "
-    "neuralforecast's NHITS (one small network over all series, CPU, 300 steps, multi-quantile loss). WAPE is "
+    "neuralforecast's NHITS (one small network over all series, CPU, 300 steps, multi-quantile loss). Each peer "
+    "fits once on every node of the case's hierarchy (its series and their sums: a local model fits each node "
+    "alone, a global one learns from all of them) and its seconds are that one fit's; AutoARIMA is restricted to "
+    "fit in the run (approximate order search, p and q <= 2; days: the last year; weeks: no seasonal part; "
+    "`bench/peers.py`). WAPE is "
     "pooled over series; MASE and the scaled quantile loss (mean of p10, p50, p90) are means over series, scaled "
     "by the in-sample seasonal-naive error. The figure in brackets is the ratio to the best peer on that column "
     "(< 1: needcast is ahead); coverage is the share of actuals inside p10-p90 (nominal 0.80); seconds are fit + "
@@ -59,7 +72,8 @@ LEVELS_INTRO = (
     "28 held-out days a single total's coverage moves in steps of 0.036 (of 8 weeks: 0.125), so read the "
     "levels with few series together. `--reconcile` adds bottom-up against MinT (shrink) and ERM from "
     "hierarchicalforecast, on base forecasts of needcast's model fitted on every node (`bench/reconcile.py`); "
-    "the volume table splits needcast's bottom-level series by their mean volume per period."
+    "the volume table splits needcast's bottom-level series by their mean volume per period. The first row of "
+    "each table is the bottom level: its band is the series' own, so both needcast columns show it."
 )
 NEEDCAST = "needcast"
 INDEPENDENT = "needcast, independent errors (before)"
@@ -150,32 +164,56 @@ def sample_series(case: Case, n: int, seed: int = 0) -> Case:
     return _restrict(case, pd.Index(ids))
 
 
-def run_case(case: Case, config: DemandConfig, threads: int = 1, peers: list[str] | None = None) -> CaseResult:
-    """Every peer and needcast on one case, at the bottom level and at each level of totals."""
+def run_case(case: Case, config: DemandConfig, threads: int = 1, peers: list[str] | None = None,
+             predictions: Path | None = None) -> CaseResult:
+    """Every peer and needcast on one case, at the bottom level and at each level of totals.
+
+    `predictions`: a folder to write every model's held-out predictions of every node into (one CSV per model).
+    """
     peers = list(PEERS) if peers is None else peers
+    levels = case_levels(case)
+    nodes, node_ids = node_case(case, levels)
+    fitted = {}  # each peer fits once on every node; its seconds are that one fit's
     rows = []
     for name in peers:
-        result = run_peer(name, case, threads)
-        rows.append(Row(name, score(case, result.pred), result.seconds, result.fit_seconds))
+        fitted[name] = run_peer(name, nodes, threads)
+        bottom = fitted[name].pred[fitted[name].pred["unique_id"].isin(node_ids[levels[0].name])]
+        rows.append(Row(name, score(case, bottom), fitted[name].seconds, fitted[name].fit_seconds))
         print(f"  {name}: {_brief(rows[-1])}", file=sys.stderr)
     ours = run_needcast(case, config)
     rows.append(Row(NEEDCAST, score(case, ours.pred), ours.seconds, ours.fit_seconds))
     print(f"  {NEEDCAST}: {_brief(rows[-1])}", file=sys.stderr)
-    out = CaseResult(rows, bins=volume_bins(case, ours.pred))
-    for level in case_levels(case)[1:]:
+    bins = [volume_bins(case, ours.pred, ours.cv), zero_share_bins(case, ours.pred, ours.cv)]
+    if predictions is not None:
+        _write_predictions(predictions / case.name, case, levels, fitted, ours)
+    out = CaseResult(rows, bins=pd.concat(bins, ignore_index=True))
+    for level in levels:  # the bottom level too: its band is its own at any dependence
         on_level = level_case(case, level)
         level_rows = []
         for name in peers:
-            result = run_peer(name, on_level, threads)
-            level_rows.append(Row(name, score_level(on_level, result.pred), result.seconds, result.fit_seconds))
+            result = fitted[name]
+            pred = result.pred[result.pred["unique_id"].isin(node_ids[level.name])]
+            level_rows.append(Row(name, score_level(on_level, pred), result.seconds, result.fit_seconds))
         backtest = backtest_coverage(case, ours.cv, level, ours.interval)
         for (label, dependence), cov in zip(((INDEPENDENT, None), (NEEDCAST, ours.dependence)), backtest, strict=True):
             summed = sum_forecast(case, ours.pred, level, dependence)
-            metrics = {**score_level(on_level, summed), "backtest_coverage": cov}
+            metrics = {**score_level(on_level, summed), "backtest_coverage": cov["pooled"],
+                       "backtest_low": cov["low"], "backtest_high": cov["high"]}
             level_rows.append(Row(label, metrics, ours.seconds, ours.fit_seconds))
         out.levels[level.name] = level_rows
         print(f"  level {level.name}: " + "; ".join(f"{r.model} {_brief(r)}" for r in level_rows), file=sys.stderr)
     return out
+
+
+def _write_predictions(folder: Path, case: Case, levels: list, fitted: dict[str, PeerResult],
+                       ours: NeedcastResult) -> None:
+    """Held-out predictions of every node: the peers' own, needcast's summed with its fitted dependence."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, result in fitted.items():
+        result.pred.to_csv(folder / f"{name}.csv", index=False)
+    summed = pd.concat([sum_forecast(case, ours.pred, level, ours.dependence) for level in levels], ignore_index=True)
+    summed.to_csv(folder / f"{NEEDCAST}.csv", index=False)
+    pd.concat([level_case(case, level).actual for level in levels]).to_csv(folder / "actual.csv", index=False)
 
 
 def _brief(row: Row) -> str:
@@ -237,7 +275,9 @@ def _level_lines(result: CaseResult) -> list[str]:
         return []
     lines = ["WAPE | scaled quantile loss (SQL) | p10-p90 coverage of the held-out periods | mean band width; "
              "backtest cov: cross-conformal coverage of the level's totals over the backtest windows (each "
-             "window's dependence fitted on the other windows).", "",
+             "window's dependence fitted on the other windows; in brackets the lowest and highest single window). "
+             "needcast's held-out cov is followed by the shares of actuals below p10 / above p90 (nominal 0.10 "
+             "each; a count total that is 0 on over 10% of periods has p10 = 0 and no miss below).", "",
              "| level | series | best peer on WAPE | WAPE | SQL | cov | width | needcast, independent errors "
              "(before): cov | width | backtest cov | **needcast**: WAPE (x best peer) | SQL | cov | width | "
              "backtest cov |", "|---" * 15 + "|"]
@@ -251,19 +291,21 @@ def _level_lines(result: CaseResult) -> list[str]:
         lines.append(f"| {level} | {int(now['series'])} | {peer_cells} | "
                      f"{before['coverage']:.2f} | {before['width']:.1f} | {before['backtest_coverage']:.2f} | "
                      f"{now['wape']:.3f}{ratio} | "
-                     f"{now['scaled_quantile_loss']:.3f} | {now['coverage']:.2f} | {now['width']:.1f} | "
-                     f"{now['backtest_coverage']:.2f} |")
+                     f"{now['scaled_quantile_loss']:.3f} | {now['coverage']:.2f} "
+                     f"({now['below']:.2f} / {now['above']:.2f}) | {now['width']:.1f} | "
+                     f"{now['backtest_coverage']:.2f} ({now['backtest_low']:.2f}-{now['backtest_high']:.2f}) |")
     return [*lines, ""]
 
 
 def _bin_lines(result: CaseResult) -> list[str]:
     if result.bins is None:
         return []
-    lines = ["needcast's series by mean volume per period over the history:", "",
-             "| volume | series | p10-p90 coverage | WAPE |", "|---|---|---|---|"]
+    lines = ["needcast's series by mean volume per period over the history, then by their share of periods "
+             "with 0 over the last year (held out; backtest: cross-conformal over the backtest windows):", "",
+             "| bin | series | p10-p90 coverage | backtest coverage | WAPE |", "|---|---|---|---|---|"]
     for b in result.bins.itertuples(index=False):
         if b.series:
-            lines.append(f"| {b.bin} | {b.series} | {b.coverage:.2f} | {b.wape:.3f} |")
+            lines.append(f"| {b.bin} | {b.series} | {b.coverage:.2f} | {b.backtest_coverage:.2f} | {b.wape:.3f} |")
     return [*lines, ""]
 
 
@@ -312,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconcile", action="store_true",
                         help="also bottom-up vs MinT shrink and ERM (hierarchicalforecast) on every level")
     parser.add_argument("--print-only", action="store_true", help="print the tables, leave docs/benchmarks.md")
+    parser.add_argument("--predictions", type=Path, help="write every model's held-out predictions of every node here")
     args = parser.parse_args(argv)
     peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     if unknown := [p for p in peers if p not in PEERS]:
@@ -335,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
             case = sample_series(case, args.series)
         print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
         config = needcast_config(case, threads=args.threads)
-        result = run_case(case, config, args.threads, peers)
+        result = run_case(case, config, args.threads, peers, args.predictions)
         if args.reconcile:
             result.reconciled, result.reconcile_seconds = reconcile_case(case, config)
         if peers:  # the section of peers keeps its tables where this run fitted none

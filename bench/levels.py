@@ -20,7 +20,8 @@ from features.series import series_id
 from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence, sum_with_dependence
 from training.metrics import forecast_metrics
 
-__all__ = ["Level", "backtest_coverage", "case_levels", "level_case", "score_level", "sum_forecast", "volume_bins"]
+__all__ = ["Level", "backtest_coverage", "case_levels", "level_case", "node_case", "score_level", "sum_forecast",
+           "volume_bins", "zero_share_bins"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,20 @@ def level_case(case: Case, level: Level) -> Case:
                    actual=_sum_nodes(actual, level)[["unique_id", "ds", "y"]], usage=None, feedback=None)
 
 
+def node_case(case: Case, levels: list[Level]) -> tuple[Case, dict[str, pd.Index]]:
+    """The case on every node of `levels` at once (bottom series and their sums), and each level's node ids.
+
+    Peers fit once on it: a local model fits each node alone either way, and a global one (LightGBM, NHITS)
+    learns from all the series a planner asks about, as it would in use.
+    """
+    parts = [level_case(case, level) for level in levels]
+    ids = {level.name: pd.Index(part.history["unique_id"].unique()) for level, part in zip(levels, parts, strict=True)}
+    columns = ["unique_id", "ds", "y", *SERIES_KEY]
+    history = pd.concat([part.history[columns] for part in parts], ignore_index=True)
+    actual = pd.concat([part.actual[["unique_id", "ds", "y"]] for part in parts], ignore_index=True)
+    return replace(case, history=history, actual=actual, usage=None, feedback=None), ids
+
+
 def sum_forecast(case: Case, pred: pd.DataFrame, level: Level, dependence: LevelDependence | None) -> pd.DataFrame:
     """Bottom-level forecasts (unique_id, ds, p10, p50, p90, mean) summed to `level`'s series."""
     keys = case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]]
@@ -83,29 +98,57 @@ def score_level(case: Case, pred: pd.DataFrame) -> dict[str, float]:
     rows["cutoff"] = case.cutoff
     out = forecast_metrics(rows, case.history, case.season)
     out["width"] = float((rows["p90"] - rows["p10"]).mean())
+    out["below"] = float((rows["y"] < rows["p10"]).mean())
+    out["above"] = float((rows["y"] > rows["p90"]).mean())
     out["series"] = float(rows["unique_id"].nunique())
     return out
 
 
-def volume_bins(case: Case, pred: pd.DataFrame, edges: tuple[float, ...] = (1, 5, 20)) -> pd.DataFrame:
-    """Bottom-level coverage and WAPE per bin of the series' mean volume per period over the history."""
+def volume_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None,
+                edges: tuple[float, ...] = (1, 5, 20)) -> pd.DataFrame:
+    """Bottom-level coverage and WAPE per bin of the series' mean volume per period over the history.
+
+    With the backtest rows `cv`, also their cross-conformal coverage per bin (4 windows: more periods than
+    the one held-out window).
+    """
     volume = case.history.groupby("unique_id")["y"].mean()
-    rows = case.actual.merge(pred, on=["unique_id", "ds"])
-    bounds = [-np.inf, *edges, np.inf]
     labels = [f"< {edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in pairwise(edges)] + [f">= {edges[-1]:g}"]
-    rows["bin"] = pd.cut(rows["unique_id"].map(volume), bounds, labels=labels, right=False)
-    rows["inside"] = (rows["y"] >= rows["p10"]) & (rows["y"] <= rows["p90"])
-    rows["err"] = (rows["y"] - rows["p50"]).abs()
-    g = rows.groupby("bin", observed=False)
-    return pd.DataFrame({"series": g["unique_id"].nunique(), "coverage": g["inside"].mean(),
-                         "wape": g["err"].sum() / g["y"].sum()}).reset_index()
+    return _binned(case, pred, cv, volume, [-np.inf, *edges, np.inf], labels)
 
 
-def backtest_coverage(case: Case, cv: pd.DataFrame, level: Level, interval: tuple[float, float]) -> tuple[float, float]:
+def zero_share_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None,
+                    edges: tuple[float, ...] = (0.2, 0.5)) -> pd.DataFrame:
+    """As `volume_bins`, by the share of periods with 0 over the series' last year (intermittency)."""
+    recent = case.history.groupby("unique_id").tail({"D": 364, "W": 52, "M": 12}[case.freq])
+    zeros = (recent["y"] == 0).groupby(recent["unique_id"]).mean()
+    labels = [f"zeros < {edges[0]:.0%}"] + [f"zeros {a:.0%}-{b:.0%}" for a, b in pairwise(edges)]
+    labels += [f"zeros >= {edges[-1]:.0%}"]
+    return _binned(case, pred, cv, zeros, [-np.inf, *edges, np.inf], labels)
+
+
+def _binned(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None, value: pd.Series, bounds: list[float],
+            labels: list[str]) -> pd.DataFrame:
+    def inside(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.assign(bin=pd.cut(rows["unique_id"].map(value), bounds, labels=labels, right=False))
+        return rows.assign(inside=(rows["y"] >= rows["p10"]) & (rows["y"] <= rows["p90"]),
+                           err=(rows["y"] - rows["p50"]).abs())
+
+    g = inside(case.actual.merge(pred, on=["unique_id", "ds"])).groupby("bin", observed=False)
+    out = pd.DataFrame({"series": g["unique_id"].nunique(), "coverage": g["inside"].mean(),
+                        "wape": g["err"].sum() / g["y"].sum()})
+    if cv is not None:
+        out["backtest_coverage"] = inside(cv).groupby("bin", observed=False)["inside"].mean()
+    return out.reset_index()
+
+
+def backtest_coverage(case: Case, cv: pd.DataFrame, level: Level,
+                      interval: tuple[float, float]) -> tuple[dict[str, float], dict[str, float]]:
     """Cross-conformal p10-p90 coverage of `level`'s totals over the backtest windows: independent, fitted.
 
     Each window's totals get the dependence fitted on the other windows' rows: many more held-out totals than
-    the case's one held-out window gives, and none of them seen by the fit.
+    the case's one held-out window gives, and none of them seen by the fit. Each side: the pooled coverage
+    (`pooled`) and the lowest and highest of single windows (`low`, `high`), which show how far one window's
+    coverage moves with the same calibration.
     """
     bottom = cv.merge(case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]], on="unique_id")
     bottom = bottom.rename(columns={"ds": "date"})
@@ -118,4 +161,9 @@ def backtest_coverage(case: Case, cv: pd.DataFrame, level: Level, interval: tupl
             band = sum_with_dependence(held.drop(columns="y"), list(level.keep), dependence if fitted else None)
             band = band.join(truth, on=[*level.keep, "date"])
             inside[fitted].append(((band["y_true"] >= band["p10"]) & (band["y_true"] <= band["p90"])).to_numpy())
-    return float(np.concatenate(inside[False]).mean()), float(np.concatenate(inside[True]).mean())
+
+    def summary(parts: list[np.ndarray]) -> dict[str, float]:
+        by_window = [float(p.mean()) for p in parts]
+        return {"pooled": float(np.concatenate(parts).mean()), "low": min(by_window), "high": max(by_window)}
+
+    return summary(inside[False]), summary(inside[True])

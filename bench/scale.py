@@ -7,7 +7,7 @@ Usage: `.venv/bin/python -m bench scale [--series 180,1800] [--backends sqlite,p
   at 20%), a yearly wave with its own phase and Poisson noise. 180 series are ~100k rows, 1,800 ~1M, 18,000 ~10M.
 - Ingest: the real CLI, `needcast ingest usage FILE`, in a child process on an empty database; wall time,
   rows/s, CPU seconds (the child's, plus the PostgreSQL backends' from the postmaster's reaped-children times)
-  and the child's peak RSS (`os.wait4`'s ru_maxrss). Then the same file again (everything a duplicate).
+  and the child's peak RSS (its `VmHWM`, polled: `PeakRss`). Then the same file again (everything a duplicate).
   Reference in the same run: PostgreSQL `COPY` of the same CSV into a table without keys or hashes.
 - Reads: the whole history, the last 365 days, and 10% of the series through `store.reads.load_usage`, against
   what the same read cost before (SQLAlchemy row mappings into pandas) and `pandas.read_sql` on the engine;
@@ -86,17 +86,51 @@ def generate_usage(path: Path, series: int, years: int = YEARS, seed: int = 0) -
     return rows
 
 
+class PeakRss:
+    """A running process's peak RSS in MiB: its `VmHWM`, read every `every` seconds until it exits.
+
+    Not `wait4`'s `ru_maxrss`: Linux carries the spawning process's peak over `exec` into it, so a child started
+    by a parent that had grown (this benchmark after reading a million rows) reported the parent's size. `VmHWM`
+    is the peak of the child's own memory since `exec`; the last read is at most `every` seconds before the end.
+    """
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        import threading
+
+        self.mib = 0.0
+        self._status = Path(f"/proc/{pid}/status")
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _poll(self, every: float) -> None:
+        while not self._done.is_set():
+            try:
+                line = next(x for x in self._status.read_text().splitlines() if x.startswith("VmHWM:"))
+            except (OSError, StopIteration):  # exited (a zombie has no VmHWM line)
+                return
+            self.mib = max(self.mib, int(line.split()[1]) / 1024)
+            self._done.wait(every)
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.mib
+
+
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:
     """Run a command; returns its wall seconds, CPU seconds, peak RSS in MiB (of that child alone) and stdout."""
     start = time.perf_counter()
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = PeakRss(proc.pid)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    rss = peak.stop()
     out, err = proc.stdout.read(), proc.stderr.read()
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    return wall, usage.ru_utime + usage.ru_stime, rss, out
 
 
 def server_cpu(url: str) -> Callable[[], float]:
@@ -131,7 +165,7 @@ def database(backend: str, folder: Path) -> Iterator[str]:
         yield url
 
 
-def ingest_figures(backend: str, csv: Path, rows: int, folder: Path) -> dict[str, object]:
+def ingest_figures(backend: str, csv: Path, rows: int, folder: Path, reads: bool = True) -> dict[str, object]:
     """`needcast ingest usage` of `csv` into an empty database of `backend`, then again; plus reads."""
     home = folder / f"home-{backend}-{rows}"
     home.mkdir(parents=True, exist_ok=True)
@@ -161,7 +195,8 @@ def ingest_figures(backend: str, csv: Path, rows: int, folder: Path) -> dict[str
         if backend == "postgresql":
             figures["copy_s"] = plain_copy_seconds(url, csv)
             print(f"  plain COPY: {figures['copy_s']:.1f} s", flush=True)
-        figures.update(read_figures(url))
+        if reads:
+            figures.update(read_figures(url))
     return figures
 
 
@@ -281,9 +316,8 @@ def ingest_table(results: list[dict[str, object]]) -> str:
             f"{r['cpu_s']:.1f} | {r['rows'] / r['cpu_s']:,.0f} | {r['rss_mib']:,.0f} | "
             f"{float(r['rss_mib']) / base:.2f}x | "
             f"{again} | {copy} | "
-            f"{r.get('read_rows_s', float('nan')):.2f} / {r['read_sql_s']:.2f} / **{r['read_s']:.2f}** | "
-            f"{r['read_year_s']:.2f} | "
-            f"{r['read_tenth_s']:.2f} |")
+            + (f"{r.get('read_rows_s', float('nan')):.2f} / {r['read_sql_s']:.2f} / **{r['read_s']:.2f}** | "
+               f"{r['read_year_s']:.2f} | {r['read_tenth_s']:.2f} |" if "read_s" in r else "— | — | — |"))
     return "\n".join(lines)
 
 
@@ -295,6 +329,8 @@ def main() -> int:
     ap.add_argument("--keep", type=Path, help="write the data and databases here and keep them")
     ap.add_argument("--parts", default="ingest,training,needs",
                     help="what to run: ingest (this module), training and needs (their modules, when present)")
+    ap.add_argument("--no-reads", action="store_true", help="ingest only (large sizes: the reads take minutes)")
+    ap.add_argument("--no-docs", action="store_true", help="print the tables only")
     args = ap.parse_args()
     sizes = [180] if args.quick else [int(s) for s in args.series.split(",")]
     backends = args.backends.split(",")
@@ -309,7 +345,7 @@ def main() -> int:
             print(f"{n:,} series x {YEARS} years: {rows:,} rows, {csv.stat().st_size / 2**20:,.0f} MiB CSV "
                   f"(generated in {time.perf_counter() - start:.0f} s)", flush=True)
             for backend in backends:
-                results.append(ingest_figures(backend, csv, rows, folder))
+                results.append(ingest_figures(backend, csv, rows, folder, reads=not args.no_reads))
             csv.unlink()
         parts = args.parts.split(",")
         sections = [ingest_table(results)] if results else []
@@ -322,7 +358,7 @@ def main() -> int:
             shutil.rmtree(folder, ignore_errors=True)
     body = "\n\n".join(sections)
     print(body)
-    if args.quick:
+    if args.quick or args.no_docs:
         return 0
     command = (f".venv/bin/python -m bench scale --series {','.join(map(str, sizes))} --backends {args.backends} "
                f"--parts {args.parts}")

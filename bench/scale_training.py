@@ -11,8 +11,8 @@ Usage: `.venv/bin/python -m bench scale_training [--series 300,1200] [--dask] [-
   holds all and its peak RSS is the run's). Except legacy, each is followed by a retrain on 7 appended days
   with the champion in place (the same configuration: its backtest is not re-run, 0 extra fits).
 - Each measurement runs in its own child process: wall seconds of the step inside it, the child's peak RSS
-  (`os.wait4`), full LightGBM fits made, backtest WAPE, and the held-out WAPE of the fitted model on the 28 days
-  after the training data (single process vs Dask).
+  (`bench.scale.PeakRss`), full LightGBM fits made, backtest WAPE, and the held-out WAPE of the fitted model on
+  the 28 days after the training data (single process vs Dask).
 Writes the section `## Training at scale` of `docs/benchmarks.md` unless `--no-docs`.
 """
 
@@ -33,6 +33,10 @@ import pandas as pd
 SECTION = "## Training at scale"
 HELD_OUT_DAYS = 28
 KINDS = ("reference", "legacy", "large", "dask")
+OTHER_KINDS = ("cli", "compare", "sampled")
+"""cli: the whole `needcast train` command; compare: held-out WAPE of one final fit, Dask vs single process;
+sampled: the global model fitted on a seeded sample of SAMPLED_SERIES series, then every series forecast."""
+SAMPLED_SERIES = 2_000
 # The backtest layout of each kind: legacy, the one before this release; now, `DemandConfig.for_series`'s choice;
 # large, its choice beyond LARGE_PANEL series (forced, to measure it on fewer series); dask, `large` on Dask.
 LAYOUTS = {"legacy": (4, True, 1.0), "now": (None, None, None), "large": (2, False, 0.5), "dask": (2, False, 0.5)}
@@ -53,11 +57,12 @@ def _split(usage: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return usage[usage["date"] <= cut], usage[usage["date"] > cut]
 
 
-def _held_out_wape(forecaster, train: pd.DataFrame, held: pd.DataFrame) -> float:
+def _held_out_wape(forecaster, train: pd.DataFrame, held: pd.DataFrame, pred: pd.DataFrame | None = None) -> float:
     from features.series import series_frame
 
     series = series_frame(train)
-    pred = forecaster.predict(series, None, HELD_OUT_DAYS)
+    if pred is None:
+        pred = forecaster.predict(series, None, HELD_OUT_DAYS)
     actual = series_frame(pd.concat([train, held]))
     actual = actual[actual["ds"] > series["ds"].max()][["unique_id", "ds", "y"]]
     both = actual.merge(pred[["unique_id", "ds", "p50"]], on=["unique_id", "ds"], how="left").fillna({"p50": 0.0})
@@ -126,28 +131,137 @@ def _train(kind: str, usage: pd.DataFrame, folder: Path) -> dict[str, float]:
     return out
 
 
-def child(kind: str, series: int, folder: Path) -> None:
+def _whole_command(series: int, folder: Path, profile: bool) -> dict[str, float]:
+    """`needcast train --horizon 28` in a child process on an SQLite store holding the usage (ingested first,
+    not timed): wall seconds and peak RSS of the whole command (features, backtest, fit, MLflow, registry,
+    served forecasts, segments and suggestions; no feedback, so no needs model)."""
+    from bench.scale import PeakRss, usage_blocks
+    from features.contract import InputLimits, Kind
+    from features.ingest import ingest_chunks
+    from features.readers import Chunk
+    from store.engine import get_engine
+
+    home = folder / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    url = f"sqlite:///{home}/needcast.db"
+    start = time.perf_counter()
+    engine = get_engine(url)
+    lifted = InputLimits(new_series_per_batch=10**7, new_series_per_day=10**7)
+    report = ingest_chunks(engine, (Chunk(f, 0, 0.0) for f in usage_blocks(series, block_days=56)), Kind.usage,
+                           source="bench", limits=lifted)
+    engine.dispose()
+    ingest_s = time.perf_counter() - start
+    env = {**os.environ, "NEEDCAST_HOME": str(home), "NEEDCAST_DATABASE_URL": url,
+           "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlruns/mlflow.db", "PYTHONPATH": str(Path.cwd())}
+    env.pop("NEEDCAST_DASK_SCHEDULER", None)
+    profiler = ["-m", "cProfile", "-o", str(folder / "train.prof")] if profile else []
+    args = [sys.executable, *profiler, "-m", "needcast", "train", "--horizon", str(HELD_OUT_DAYS)]
+    start = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = PeakRss(proc.pid)  # not wait4's ru_maxrss: it would carry this process's own peak (bench.scale)
+    _, status, _ = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    out, err = proc.stdout.read(), proc.stderr.read()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"needcast train failed: {err.strip()[-2000:]}")
+    fits = _logged_fits(env["MLFLOW_TRACKING_URI"])
+    print(out.strip()[-600:], file=sys.stderr)
+    return {"seconds": seconds, "command_rss_mib": peak.stop(), "ingest_s": ingest_s,
+            "rows": report.accepted, "fits": fits}
+
+
+def _logged_fits(tracking_uri: str) -> int:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])
+            if "lgbm_fits" in r.data.tags]
+    return sum(int(r.data.tags["lgbm_fits"]) for r in runs)
+
+
+def _compare(usage: pd.DataFrame) -> dict[str, float]:
+    """Held-out WAPE of the final fit in this process and on Dask (LocalCluster, 2 workers x 1 thread), same
+    frame, same interval calibration (one backtest window in this process), so only the fit differs."""
+    from features.series import series_frame
+    from training.backtest import run_backtest
+    from training.config import DemandConfig
+    from training.demand_model import fit_forecaster, model_frame, with_events_in_history
+    from training.distributed import dask_engine
+
+    train, held = _split(usage)
+    series = series_frame(train)
+    config = with_events_in_history(DemandConfig(backtest_windows=1, backtest_refit=False), series, None)
+    config = config.for_series(series["unique_id"].nunique())
+    frame = model_frame(series, None, config)
+    calibration = run_backtest(frame, config).calibration
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    out["wape_local"] = _held_out_wape(fit_forecaster(frame, config, calibration), train, held)
+    out["seconds_local"] = time.perf_counter() - start
+    with dask_engine("local", n_workers=2, threads_per_worker=1, processes=False) as dask:
+        start = time.perf_counter()
+        out["wape_dask"] = _held_out_wape(fit_forecaster(frame, config, calibration, dask), train, held)
+        out["seconds_dask"] = time.perf_counter() - start
+    out["seconds"] = out["seconds_local"] + out["seconds_dask"]
+    return out
+
+
+def _sampled(usage: pd.DataFrame, folder: Path) -> dict[str, float]:
+    """`train_demand` with `max_train_series=SAMPLED_SERIES` (first run), then the forecast of every series from
+    its own history, as serving makes it: seconds of each, and the held-out WAPE over all series."""
+    from features.series import series_frame
+    from training.config import DemandConfig
+    from training.demand_training import train_demand
+    from training.model_format import load_forecaster
+    from training.registry import DEMAND_MODEL, configure
+
+    client = configure(f"sqlite:///{folder}/mlruns/mlflow.db")
+    train, held = _split(usage)
+    del usage
+    start = time.perf_counter()
+    run = train_demand(train, None, client, str(folder / "mlruns"), DemandConfig(max_train_series=SAMPLED_SERIES))
+    out = {"train_s": time.perf_counter() - start, "fits": run.fits, "wape": run.metrics["wape"]}
+    forecaster = load_forecaster(f"models:/{DEMAND_MODEL}/{run.version}").forecaster
+    start = time.perf_counter()
+    pred = forecaster.predict(series_frame(train), None, HELD_OUT_DAYS)
+    out["predict_s"] = time.perf_counter() - start
+    out["seconds"] = out["train_s"] + out["predict_s"]
+    out["held_out_wape"] = _held_out_wape(forecaster, train, held, pred)
+    return out
+
+
+def child(kind: str, series: int, folder: Path, profile: bool = False) -> None:
     """One measurement in this process; prints its figures as JSON."""
+    if kind == "cli":
+        print(json.dumps(_whole_command(series, folder, profile)))
+        return
     usage = usage_frame(series)
-    figures = _reference(usage) if kind == "reference" else _train(kind, usage, folder)
+    figures = (_reference(usage) if kind == "reference" else _compare(usage) if kind == "compare"
+               else _sampled(usage, folder) if kind == "sampled" else _train(kind, usage, folder))
     print(json.dumps(figures))
 
 
-def _run_child(kind: str, series: int, folder: Path) -> dict[str, float]:
+def _run_child(kind: str, series: int, folder: Path, profile: bool = False) -> dict[str, float]:
+    from bench.scale import PeakRss
+
     folder.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "bench.scale_training", "--child", kind, "--series", str(series),
-            "--folder", str(folder)]
+            "--folder", str(folder), *(["--profile", str(folder)] if profile else [])]
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             cwd=Path(__file__).resolve().parents[1])
-    _, status, usage = os.wait4(proc.pid, 0)
+    peak = PeakRss(proc.pid)
+    _, status, _ = os.wait4(proc.pid, 0)
+    rss = peak.stop()
     out, err = proc.stdout.read(), proc.stderr.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{kind} at {series} series failed: {err.strip()[-2000:]}")
-    return {**json.loads(out.strip().splitlines()[-1]), "rss_mib": usage.ru_maxrss / 1024}
+    figures = json.loads(out.strip().splitlines()[-1])
+    # cli: the command's own peak RSS (its parent only ingested the data).
+    return {**figures, "rss_mib": figures.pop("command_rss_mib", rss)}
 
 
 def train_figures(series: list[int], folder: Path | None = None, kinds: tuple[str, ...] = KINDS,
-                  **_ignored) -> list[dict]:
+                  profile: bool = False, reference: bool = True, **_ignored) -> list[dict]:
     """Per series count, one row per kind (reference, legacy, now, dask) with seconds, peak RSS, fits, WAPEs.
 
     `ratio` is the step's seconds over the reference fit's in the same run.
@@ -157,10 +271,10 @@ def train_figures(series: list[int], folder: Path | None = None, kinds: tuple[st
         base = Path(folder or tmp)
         for n in series:
             results = {}
-            for kind in kinds if "reference" in kinds else ("reference", *kinds):
-                results[kind] = _run_child(kind, n, base / f"{kind}-{n}")
+            for kind in kinds if "reference" in kinds or not reference else ("reference", *kinds):
+                results[kind] = _run_child(kind, n, base / f"{kind}-{n}", profile and kind == "cli")
                 print(f"{n:,} series, {kind}: {results[kind]}", flush=True)
-            ref = results["reference"]["seconds"]
+            ref = results["reference"]["seconds"] if "reference" in results else float("nan")
             for kind, figures in results.items():
                 rows.append({"series": n, "kind": kind, **figures, "ratio": figures["seconds"] / ref,
                              **({"retrain_ratio": figures["retrain_seconds"] / ref}
@@ -177,11 +291,15 @@ def training_table(rows: list[dict]) -> str:
              "backtest WAPE | held-out WAPE | first run's steps, s |",
              "|---:|---|---:|---:|---:|---|---:|---:|---:|---|"]
     for r in rows:
+        held_out = (f"{r['wape_local']:.4f} single / {r['wape_dask']:.4f} dask" if "wape_dask" in r
+                    else cell(r, "held_out_wape", ".4f"))
         retrain = (f"{r['retrain_seconds']:.0f} ({r['retrain_ratio']:.1f}x, {r['retrain_fits']})"
                    if "retrain_seconds" in r else "—")
+        if "predict_s" in r:
+            r = {**r, "phases": {"train": r["train_s"], "predict all": r["predict_s"]}}
         lines.append(f"| {r['series']:,} | {r['kind']} | {r['seconds']:.0f} | {r['ratio']:.1f}x | "
                      f"{cell(r, 'fits', 'd')} | {retrain} | {r['rss_mib']:,.0f} | {cell(r, 'wape', '.4f')} | "
-                     f"{cell(r, 'held_out_wape', '.4f')} | "
+                     f"{held_out} | "
                      f"{'; '.join(f'{k} {v:.0f}' for k, v in r.get('phases', {}).items()) or '—'} |")
     return "\n".join(lines)
 
@@ -191,14 +309,17 @@ def main() -> int:
     ap.add_argument("--series", default="300,1200")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--no-docs", action="store_true")
+    ap.add_argument("--no-reference", action="store_true", help="skip the reference fit (large sizes: minutes)")
     ap.add_argument("--child")
     ap.add_argument("--folder", type=Path)
+    ap.add_argument("--profile", type=Path, help="keep the run's folder here, with cProfile of `needcast train`")
     args = ap.parse_args()
     if args.child:
-        child(args.child, int(args.series), args.folder)
+        child(args.child, int(args.series), args.folder, args.profile is not None)
         return 0
     sizes = [int(s) for s in args.series.split(",")]
-    rows = train_figures(sizes, kinds=tuple(args.kinds.split(",")))
+    rows = train_figures(sizes, args.profile, kinds=tuple(args.kinds.split(",")), profile=args.profile is not None,
+                         reference=not args.no_reference)
     table = training_table(rows)
     print(table)
     if not args.no_docs:

@@ -1,4 +1,4 @@
-"""Screenshots of the planners' dashboard for the docs: `docs/dashboard-ru.png` and `docs/dashboard-en.png`.
+"""Screenshots of the planners' dashboard for the docs: `docs/dashboard-{ru,en}.png` and `-phone.png`.
 
 Usage: `.venv/bin/python -m bench.screenshots [--out docs] [--world sample] [--days 760] [--width 1366]
 [--height 768] [--viewport-only]`, or `--url http://127.0.0.1:8000 --key KEY` to photograph a running server.
@@ -6,7 +6,8 @@ Usage: `.venv/bin/python -m bench.screenshots [--out docs] [--world sample] [--d
 Without `--url` it generates a sample world in a temporary folder, ingests and trains it as `needcast demo`
 does (needs and demand models: several minutes on two cores), serves it, and photographs the page 1366 pixels
 wide in Russian and in English, at full page height unless `--viewport-only` (then 1366x768), showing the
-`--segment` (default pensioners, where the sample world plants an emerging need). The browser is Debian's
+`--segment` (default pensioners, where the sample world plants an emerging need); then at a phone's width
+(`--phone-width`, default 390, as a 390x844 phone; 0: none) in both languages. The browser is Debian's
 headless Chromium (`apt-get install chromium chromium-driver`), never a downloaded one; the end-to-end tests
 of the dashboard use `chromium_driver` too.
 """
@@ -34,6 +35,7 @@ FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-u
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run")
 PANELS = ("forecast-chart", "model-info", "emerging-needs", "suggestions", "staffing", "events")
 SHOT_KEY = "screenshot-admin-key"
+PHONE_HEIGHT = 844  # a common phone's CSS viewport (390x844)
 
 
 def chromium_missing() -> str | None:
@@ -215,16 +217,26 @@ def take_screenshots(url: str, key: str, out: Path, width: int, height: int, ful
             print(f"{path}: {width}x{max(height, page_height) if full_page else height}, panels {states}",
                   file=sys.stderr)
             written.append(path)
-        if phone_width:
-            driver.find_element("css selector", "[data-testid=lang-toggle]").click()  # back to Russian
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                   {"width": phone_width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        for lang in ("ru", "en") if phone_width else ():
+            if driver.execute_script("return document.documentElement.lang") != lang:
+                driver.find_element("css selector", "[data-testid=lang-toggle]").click()
+            phone = {"width": phone_width, "height": PHONE_HEIGHT, "deviceScaleFactor": 1, "mobile": True}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
             wait_for_panels(driver, timeout=60)
             driver.execute_script("window.dispatchEvent(new Event('resize'))")
-            time.sleep(0.8)
-            path = out / "dashboard-ru-phone.png"
+            driver.execute_script("document.activeElement?.blur()")
+            time.sleep(0.8)  # charts redraw at the new width on the next animation frame
+            page_height = driver.execute_script("return document.documentElement.scrollHeight")
+            overflow = driver.execute_script("return document.documentElement.scrollWidth") - phone_width
+            if full_page:
+                driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                       {**phone, "height": max(PHONE_HEIGHT, page_height)})
+                time.sleep(0.3)
+            path = out / f"dashboard-{lang}-phone.png"
             driver.save_screenshot(str(path))
-            print(f"{path}: {phone_width}x844", file=sys.stderr)
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", phone)
+            print(f"{path}: {phone_width}x{max(PHONE_HEIGHT, page_height) if full_page else PHONE_HEIGHT}, "
+                  f"horizontal overflow {max(overflow, 0)} px", file=sys.stderr)
             written.append(path)
     return written
 
@@ -240,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segment", default="pensioners", help="segment shown, when the world has it")
     parser.add_argument("--scenario-service", default="pension_recalculation",
                         help="service of the what-if campaign shown, when the segment has it")
+    parser.add_argument("--phone-width", type=int, default=390, help="also at this phone width (0: no)")
     parser.add_argument("--url", help="photograph this running server instead of a fresh sample world")
     parser.add_argument("--key", help="API key for --url (admin shows every panel)")
     args = parser.parse_args(argv)
@@ -249,14 +262,14 @@ def main(argv: list[str] | None = None) -> None:
         if not args.key:
             sys.exit("error: --url needs --key")
         take_screenshots(args.url.rstrip("/"), args.key, args.out, args.width, args.height, not args.viewport_only,
-                         args.segment, args.scenario_service)
+                         args.segment, args.scenario_service, args.phone_width)
         return
     with tempfile.TemporaryDirectory(prefix="needcast-screenshots-") as tmp:
         folder = Path(tmp)
         _prepare_world(folder, args.world, args.days)
         with _serve(folder) as url:
             take_screenshots(url, SHOT_KEY, args.out, args.width, args.height, not args.viewport_only, args.segment,
-                             args.scenario_service)
+                             args.scenario_service, args.phone_width)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ Usage: `.venv/bin/python -m bench soak [--seconds 300] [--concurrency 32] [--no-
 Builds the `sample` world (as `bench.load` does), starts `needcast serve` (one worker) and `needcast worker`,
 then drives the API for `--seconds`: every connection loops over forecasts (filtered, aggregated, CSV), segments,
 suggestions, emerging needs, staffing and, one request in ten, a POST of 20 usage rows; one refresh is queued at
-mid-time. Reported: requests, errors (5xx, 429 or a broken connection), p50/p99 per kind, the server's RSS at
-the start and the end (the goal: within 10%). Then each route's slowest legitimate request (largest answer,
-staffing at its bounds) is timed alone, 20 times: the goal is under 200 ms. Writes `## Soak` and
-`## Slowest legitimate requests` in docs/benchmarks.md.
+mid-time. A 503 with `Retry-After` is sent again once after that wait, as a well-behaved client does. Reported:
+requests, errors (5xx, 429 or a broken connection in the final answer), every failed answer with its status code
+and `detail` (never a request body), p50/p99 per kind, the server's RSS at the start and the end (the goal:
+within 10%). Then each route's slowest legitimate request (largest answer, staffing at its bounds) is timed
+alone, 20 times: the goal is under 200 ms. Writes `## Soak` and `## Slowest legitimate requests` in
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -58,6 +61,15 @@ def _reads(series: list[dict]) -> list[tuple[str, str, dict, str]]:
     ]
 
 
+def _detail(response: httpx.Response) -> str:
+    """The `detail` of an error answer (what the API says went wrong; request bodies are never recorded)."""
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text
+    return " ".join(str(detail).split())[:200] or "-"
+
+
 def _usage_rows(series: list[dict], rnd: random.Random, day: date) -> list[dict]:
     return [{"date": day.isoformat(), "service": s["service"], "segment": s["segment"], "region": s["region"],
              "count": rnd.randint(0, 5)} for s in rnd.sample(series, min(20, len(series)))]
@@ -67,6 +79,7 @@ async def _soak(url: str, series: list[dict], seconds: float, concurrency: int) 
     reads = _reads(series)
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
+    failures: Counter[tuple[str, str, str]] = Counter()  # (kind, status or exception, the answer's detail)
     stop = time.perf_counter() + seconds
     refresh_at = time.perf_counter() + seconds / 2
     refreshed: list[int] = []
@@ -79,28 +92,49 @@ async def _soak(url: str, series: list[dict], seconds: float, concurrency: int) 
             while time.perf_counter() < stop:
                 i += 1
                 if n == 0 and not refreshed and time.perf_counter() >= refresh_at:
-                    kind, request = "refresh", client.post(
-                        "/v1/refresh", headers={"Authorization": f"Bearer {KEYS['admin']}"})
+                    kind, send = "refresh", partial(
+                        client.post, "/v1/refresh", headers={"Authorization": f"Bearer {KEYS['admin']}"})
                 elif i % 10 == 0:
                     rows = _usage_rows(series, rnd, day0 - timedelta(days=rnd.randint(0, 30)))
-                    kind, request = "ingest", client.post(
-                        "/v1/usage", json=rows, headers={"Authorization": f"Bearer {KEYS['ingest']}"})
+                    kind, send = "ingest", partial(
+                        client.post, "/v1/usage", json=rows, headers={"Authorization": f"Bearer {KEYS['ingest']}"})
                 else:
                     kind, path, params, role = rnd.choice(reads)
-                    request = client.get(path, params=params, headers={"Authorization": f"Bearer {KEYS[role]}"})
+                    send = partial(client.get, path, params=params,
+                                   headers={"Authorization": f"Bearer {KEYS[role]}"})
                 started = time.perf_counter()
                 try:
-                    response = await request
+                    response = await send()
+                    if response.status_code == 503 and "Retry-After" in response.headers:
+                        # As a real client does: wait as told, then send the same request once more.
+                        failures[(kind, "503, sent again after Retry-After", _detail(response))] += 1
+                        await asyncio.sleep(float(response.headers["Retry-After"]))
+                        response = await send()
                     bad = response.status_code >= 500 or response.status_code == 429
                     if kind == "refresh":
                         refreshed.append(response.status_code)
-                except httpx.HTTPError:
+                    if bad:
+                        failures[(kind, str(response.status_code), _detail(response))] += 1
+                except httpx.HTTPError as exc:
                     bad = True
+                    failures[(kind, type(exc).__name__, "no answer")] += 1
                 latencies[kind].append(1000 * (time.perf_counter() - started))
                 errors[kind] += bad
 
     await asyncio.gather(*(connection(n) for n in range(concurrency)))
-    return {"latencies": latencies, "errors": errors, "refresh": refreshed}
+    return {"latencies": latencies, "errors": errors, "refresh": refreshed, "failures": failures}
+
+
+def _failure_table(failures: Counter[tuple[str, str, str]]) -> list[str]:
+    """Markdown lines: each kind of failed request with its status (or exception) and the answer's detail."""
+    if not failures:
+        return ["", "No request failed."]
+    return ["", "Failed answers (status code or exception, and the `detail` of the answer; a 503 with `Retry-After` "
+            "is sent once more after that wait, as a client should, and counts as an error only if that fails "
+            "too):", "",
+            "| kind | status | detail | count |", "|---|---|---|---:|",
+            *(f"| {kind} | {status} | {detail.replace('|', '/')} | {n} |"
+              for (kind, status, detail), n in failures.most_common())]
 
 
 def _slowest(url: str, series: list[dict], repeats: int = 20) -> list[tuple[str, float, float]]:
@@ -184,6 +218,7 @@ def main() -> int:
         "",
         f"Server RSS: {rss_start:.0f} MiB at the start, {rss_end:.0f} MiB at the end ({100 * drift:+.1f}%; goal "
         f"within ±10%). The refresh was queued with status {result['refresh'] or 'none (run too short)'}.",
+        *_failure_table(result["failures"]),
     ])
     slow = "\n".join([
         f"`{command}` ({date.today()}), after the soak: each route's largest legitimate request, 20 times one "

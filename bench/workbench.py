@@ -58,11 +58,14 @@ def _timed(call) -> tuple[float, float, object]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=500, help="days of generated history")
-    parser.add_argument("--repeats", type=int, default=3, help="calls per segment and kind")
+    parser.add_argument("--repeats", type=int, default=5, help="calls per segment and kind")
+    parser.add_argument("--segments", type=int, default=0, help="at most this many segments (0: all)")
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="needcast-workbench-") as tmp:
         segments = _prepare(Path(tmp), args.days)
+        segments = segments[:args.segments] if args.segments else segments
         from fastapi.testclient import TestClient
 
         from api.app import create_app
@@ -102,8 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     rows = "\n".join(
         f"| {kind} | {statistics.median(v):.2f} | {statistics.median(cpu_times[kind]):.2f} | {max(v):.2f} | "
         f"{first[kind]:.2f} | {len(v)} |" for kind, v in times.items())
-    body = f"""Command: `python -m bench workbench --days {args.days} --repeats {args.repeats}` (measured
-{dt.date.today().isoformat()} on {cpus} CPUs shared with other jobs, 1-minute load average {load:.1f} at the end).
+    seg_arg = f" --segments {args.segments}" if args.segments else ""
+    command = f"python -m bench workbench --days {args.days} --repeats {args.repeats}{seg_arg}"
+    body = f"""Command: `flock /tmp/team/bench.lock nice .venv/bin/{command}` (measured
+{dt.date.today().isoformat()} on {cpus} CPUs shared with other jobs, 1-minute load average {load_start:.1f} at the
+start, {load:.1f} at the end).
 The `events` world, {len(segments)} segments, {min(series_per_segment)}-{max(series_per_segment)} series per
 segment; in-process app (TestClient), seconds per call (CPU: this process's CPU time, which a loaded machine
 does not inflate):
@@ -112,7 +118,8 @@ does not inflate):
 |---|---|---|---|---|---|
 {rows}
 
-`scenario` is `POST /v1/scenarios` for one segment (both forecasts in one recursive pass); `explain` is
+`scenario` is `POST /v1/scenarios` for one segment (both forecasts in one recursive pass, on the days of
+history the forecast reads: its longest lag and rolling window, not every stored year); `explain` is
 `GET /v1/forecasts?segment=G&explain=true` (LightGBM `pred_contrib` at every recursive step); `history` is
 `GET /v1/history?segment=G` (12+ weeks of actuals and the backtest rows, read from the run once)."""
     print(body)

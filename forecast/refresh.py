@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
+from features.series import period_days
 from forecast.insights import build_insights, store_insights, topic_service_matches
 from forecast.needs import load_needs, refresh_needs, store_needs
 from forecast.served import ServedForecasts, refresh_forecasts
@@ -17,7 +19,7 @@ from store.reads import load_feedback, load_services, load_usage
 from training.needs_snapshot import NeedsSnapshot
 from training.needs_training import NeedsConfig
 
-__all__ = ["RefreshResult", "refresh_all", "refresh_insights"]
+__all__ = ["RefreshResult", "daily_rates", "refresh_all", "refresh_insights"]
 
 log = logging.getLogger(__name__)
 Encode = Callable[[list[str]], np.ndarray]
@@ -27,6 +29,17 @@ Encode = Callable[[list[str]], np.ndarray]
 class RefreshResult:
     forecasts: ServedForecasts
     needs: NeedsSnapshot | None
+
+
+def daily_rates(table: pd.DataFrame, freq: str) -> pd.DataFrame:
+    """Served forecasts of `freq` as requests per day (a week's or month's values over its days).
+
+    Segments and suggestions compare the forecast with recent daily demand, whatever the model's periods.
+    """
+    if freq == "D":
+        return table
+    days = period_days(table["date"], freq).to_numpy()
+    return table.assign(**{c: table[c] / days for c in ("p10", "p50", "p90", "mean")})
 
 
 def refresh_insights(engine: Engine, served: ServedForecasts, needs: NeedsSnapshot | None,
@@ -41,7 +54,8 @@ def refresh_insights(engine: Engine, served: ServedForecasts, needs: NeedsSnapsh
         emerging = needs.emerging
         if encode is not None and len(needs.topic_set.ids):
             matches = topic_service_matches(needs.topic_set.ids, needs.topic_set.centroids, services, encode)
-    doc = build_insights(usage, feedback, served.table, services, emerging, matches)
+    forecasts = daily_rates(served.table, served.meta.get("freq", "D"))
+    doc = build_insights(usage, feedback, forecasts, services, emerging, matches)
     store_insights(engine, served.version, doc)
     return doc
 

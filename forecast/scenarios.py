@@ -19,17 +19,20 @@ from features.demand_features import future_grid
 from features.events import Event
 from features.series import series_frame, split_series_id
 from forecast.aggregate import aggregate
+from training.config import DemandConfig
 from training.demand_model import (
     DemandForecaster,
     _exogenous,
     _exogenous_frame,
     average_models,
     blend_smoothing,
+    feature_spec,
     model_frame,
 )
 from training.intervals import apply_intervals
 
-__all__ = ["ChampionForecaster", "Scenario", "events_with", "predict_pair", "selection_inputs", "what_if"]
+__all__ = ["ChampionForecaster", "Scenario", "events_with", "predict_pair", "prediction_history",
+           "selection_inputs", "what_if"]
 
 _VALUES = ["p10", "p50", "p90", "mean"]
 _COPY = "\x1e"  # marks the unique_id of a series' copy that sees the hypothetical event (not in contract ids)
@@ -119,6 +122,34 @@ def events_with(events: pd.DataFrame | None, event: Event) -> pd.DataFrame:
     return pd.concat([events, row], ignore_index=True)
 
 
+def _reach_days(config: DemandConfig) -> int | None:
+    """Days of history a daily forecast reads (its longest lag, or lag plus rolling window), with a week to
+    spare; None where more history changes the answer (smoothing fitted on all of it, other frequencies)."""
+    if config.freq != "D" or config.blend_weight != 0:
+        return None
+    spec = feature_spec(config)
+    reach = max([*spec["lags"], *(lag + tf.window_size for lag, tfs in spec["lag_transforms"].items() for tf in tfs)])
+    return reach + 7
+
+
+def prediction_history(usage: pd.DataFrame, config: DemandConfig, data_until: pd.Timestamp) -> pd.DataFrame:
+    """`usage` cut to the days the forecast reads, the same forecast: older rows only feed lags it never asks.
+
+    A series begun before the cut gets a zero on its first day, so it still runs (zero-filled) from there,
+    as it did in the whole history; the features of a year-old lag are then computed on 400 days, not on
+    every stored year.
+    """
+    reach = _reach_days(config)
+    if reach is None:
+        return usage
+    start = pd.Timestamp(data_until).normalize() - pd.Timedelta(days=reach)
+    old = usage["date"] < start
+    if not old.any():
+        return usage
+    begun = usage.loc[old, ["service", "segment", "region"]].drop_duplicates().assign(date=start, count=0.0)
+    return pd.concat([begun, usage[~old]], ignore_index=True)
+
+
 def what_if(forecaster: DemandForecaster, usage: pd.DataFrame, events: pd.DataFrame | None, event: Event,
             service: str | None = None, segment: str | None = None, region: str | None = None,
             feedback: pd.DataFrame | None = None) -> Scenario:
@@ -135,6 +166,7 @@ def what_if(forecaster: DemandForecaster, usage: pd.DataFrame, events: pd.DataFr
     selected = usage[mask]
     if selected.empty:
         raise LookupError("no usage for this selection")
+    selected = prediction_history(selected, forecaster.config, data_until)
     series = series_frame(selected, forecaster.config.freq, data_until=data_until)
     fb = feedback if forecaster.config.use_feedback else None
     without, with_event = predict_pair(forecaster, series, fb, events, events_with(events, event))
@@ -148,17 +180,17 @@ def predict_pair(forecaster: DemandForecaster, series: pd.DataFrame, feedback: p
 
     The series and a copy of them (ids marked) go through mlforecast together, each with its own event
     features: a recursive forecast costs about the same per step for twelve series as for six, so this halves
-    the time of two calls.
+    the time of two calls. A champion without event features gives the same forecast under both: one pass.
     """
     config, h = forecaster.config, forecaster.config.h
-    copy = series.assign(unique_id=series["unique_id"] + _COPY)
-    both = pd.concat([series, copy], ignore_index=True)
-    history = pd.concat([model_frame(series, feedback, config, events),
-                         model_frame(copy, feedback, config, events_after)], ignore_index=True)
+    sides = [(series, events)]
+    if config.use_events:
+        sides.append((series.assign(unique_id=series["unique_id"] + _COPY), events_after))
+    both = pd.concat([s for s, _ in sides], ignore_index=True)
+    history = pd.concat([model_frame(s, feedback, config, e) for s, e in sides], ignore_index=True)
     x_df = None
     if _exogenous(config):
-        parts = [_exogenous_frame(future_grid(s, config.freq, h), feedback, config, e)
-                 for s, e in ((series, events), (copy, events_after))]
+        parts = [_exogenous_frame(future_grid(s, config.freq, h), feedback, config, e) for s, e in sides]
         x_df = pd.concat(parts, ignore_index=True)[["unique_id", "ds", *_exogenous(config)]]
     for col in ("service", "segment", "region"):  # one category set over both halves
         history[col] = history[col].astype(str).astype("category")
@@ -173,4 +205,4 @@ def predict_pair(forecaster: DemandForecaster, series: pd.DataFrame, feedback: p
         ids = part["unique_id"].str.removesuffix(_COPY).reset_index(drop=True)
         table = pd.concat([split_series_id(ids), part[["ds", *_VALUES]].reset_index(drop=True)], axis=1)
         out.append(table.rename(columns={"ds": "date"}))
-    return out[0], out[1]
+    return out[0], (out[1] if len(sides) > 1 else out[0].copy())

@@ -20,6 +20,7 @@ from training.aggregate_intervals import LevelDependence
 from training.config import DemandConfig
 from training.demand_model import DemandForecaster
 from training.model_format import LoadedDemandModel, load_forecaster
+from training.period_intervals import PeriodDependence
 from training.registry import DEMAND_MODEL, ModelVersionInfo, champion_info
 
 __all__ = [
@@ -48,6 +49,11 @@ class ServedForecasts:
         """The calibrated dependence of totals (`forecast.aggregate`); None for versions without one."""
         return self.meta.get("aggregate_dependence")
 
+    @property
+    def period_dependence(self) -> PeriodDependence | None:
+        """The calibrated dependence of days within weeks, months, quarters (`forecast.periods`); None: none."""
+        return self.meta.get("period_dependence")
+
     @cached_property
     def key_values(self) -> dict[str, frozenset[str]]:
         """The served values of each series key, to tell an unknown filter value from an empty answer."""
@@ -62,7 +68,8 @@ class ServedForecasts:
                 table = table[table[col] == value]
         if horizon is not None:
             first = self.table["date"].min()
-            step = pd.Timedelta(days=7 if self.meta.get("freq") == "W" else 1)
+            freq = self.meta.get("freq")
+            step = pd.DateOffset(months=1) if freq == "M" else pd.Timedelta(days=7 if freq == "W" else 1)
             table = table[table["date"] < first + step * horizon]
         return table
 
@@ -135,6 +142,8 @@ def refresh_forecasts(engine: Engine, client: MlflowClient, encode: Encode | Non
         "model_format": model.format,
         # forecast.aggregate's calibrated dependence per level of totals (None: independent errors).
         "aggregate_dependence": model.aggregate_dependence,
+        # forecast.periods' calibrated dependence of the days summed into a week, month or quarter.
+        "period_dependence": model.period_dependence,
     }
     _store(engine, info.version, table, meta)
     log.info("served forecasts refreshed: version %s, %d rows", info.version, len(table))

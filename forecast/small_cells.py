@@ -4,14 +4,35 @@ With one feedback in a segment, its "mean rating", its topic label and its examp
 Respondents are counted as feedback texts (the data carry no person id). A withheld value is `None` (JSON
 `null`) and its item carries `"suppressed": true`; ids, segment codes and dates stay, so an item can still be
 referred to. Request volumes (usage counts) are counts of requests, not of respondents, and are kept.
-Applied when answering, so the setting (`NEEDCAST_MIN_CELL`) acts without a refresh.
+Applied when answering, so the setting (`NEEDCAST_MIN_CELL`) acts without a refresh. Each call reports how many
+items it withheld to the observers added with `on_suppressed` (the API's `needcast_suppressed_cells_total`), so
+this room stays free of the metrics library.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-__all__ = ["hidden_need_labels", "suppress_emerging", "suppress_segments", "suppress_topics"]
+__all__ = ["hidden_need_labels", "on_suppressed", "suppress_emerging", "suppress_segments", "suppress_topics"]
+
+_observers: list[Callable[[str, int], None]] = []
+
+
+def on_suppressed(observer: Callable[[str, int], None]) -> None:
+    """Call `observer(kind, n)` whenever `n` items of `kind` (needs, topics, segments, need_labels) are withheld."""
+    if observer not in _observers:
+        _observers.append(observer)
+
+
+def _report(kind: str, withheld: int) -> None:
+    if withheld:
+        for observer in _observers:
+            observer(kind, withheld)
+
+
+def _reported(kind: str, items: list[dict]) -> list[dict]:
+    _report(kind, sum(1 for item in items if item.get("suppressed")))
+    return items
 
 _NEED_HIDDEN = ("label", "keywords", "recent_count", "baseline_count", "growth", "score", "mean_rating", "p_value",
                 "q_value", "examples")
@@ -31,7 +52,7 @@ def suppress_emerging(items: Iterable[dict], min_cell: int) -> list[dict]:
         else:
             item = {**item, "suppressed": False}
         out.append(item)
-    return out
+    return _reported("needs", out)
 
 
 def suppress_topics(items: Iterable[dict], min_cell: int) -> list[dict]:
@@ -46,7 +67,7 @@ def suppress_topics(items: Iterable[dict], min_cell: int) -> list[dict]:
                   for v in item.get("volume", [])]
         suppressed = any(c is None for c in segments.values()) or any(v.get("suppressed") for v in volume)
         out.append({**item, "segments": segments, "volume": volume, "suppressed": suppressed})
-    return out
+    return _reported("topics", out)
 
 
 def suppress_segments(items: Iterable[dict], min_cell: int) -> list[dict]:
@@ -67,10 +88,12 @@ def suppress_segments(items: Iterable[dict], min_cell: int) -> list[dict]:
             item["recent_feedback_count"] = None
         item["suppressed"] = hidden
         out.append(item)
-    return out
+    return _reported("segments", out)
 
 
 def hidden_need_labels(emerging: Iterable[dict], segment: str, min_cell: int) -> set[str]:
     """Labels of the segment's emerging needs too small to name (a suggestion's reason must not quote them)."""
-    return {str(i["label"]) for i in emerging
-            if i.get("segment") == segment and i.get("label") and _cell(i) < min_cell}
+    hidden = {str(i["label"]) for i in emerging
+              if i.get("segment") == segment and i.get("label") and _cell(i) < min_cell}
+    _report("need_labels", len(hidden))
+    return hidden

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from store.tables import jobs as job_table
 
 __all__ = [
-    "ACTIVE", "KINDS", "Job", "JobAlreadyQueued", "claim", "enqueue", "fail_dead_local", "fail_expired",
+    "ACTIVE", "KINDS", "Job", "JobAlreadyQueued", "active_job", "claim", "enqueue", "fail_dead_local", "fail_expired",
     "finish", "get_job", "heartbeat", "recent_jobs", "refresh_unless_training", "release", "report_progress",
 ]
 
@@ -98,6 +98,11 @@ def enqueue(engine: Engine, kind: str, params: dict[str, Any] | None = None, lea
                 return holder
             raise JobAlreadyQueued(kind, holder) from None
     raise RuntimeError(f"could not queue a {kind} job: the single-flight slot kept changing hands")
+
+
+def active_job(engine: Engine, kind: str) -> str | None:
+    """The id of the `kind` job waiting or, for `train`, running now (the single-flight slot's holder), or None."""
+    return _active_id(engine, kind)
 
 
 def refresh_unless_training(engine: Engine, lease_s: float | None = None) -> str | None:

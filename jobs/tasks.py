@@ -5,10 +5,15 @@ The worker runs them by kind (`TASKS`); the CLI calls `run_training` and `refres
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
 
 from features.contract import Kind
 from features.ingest import IngestReport, ingest_frame
@@ -18,12 +23,12 @@ from forecast.refresh import refresh_all, refresh_insights
 from forecast.served import ServedForecasts, load_served, refresh_forecasts
 from needcast.settings import Settings
 from store.engine import get_engine
-from store.reads import load_events, load_feedback, load_usage
+from store.reads import load_events, load_feedback, load_usage, usage_last_day
 from training.config import DemandConfig
-from training.demand_training import DemandRun, train_demand
+from training.demand_training import DemandRun, history_start, train_demand
 from training.distributed import training_engine
 from training.needs_training import NeedsConfig, NeedsRun, train_needs
-from training.registry import DEMAND_MODEL, champion_info, configure
+from training.registry import DEMAND_MODEL, NEEDS_MODEL, champion_info, configure
 
 Step = Callable[[str], None]
 
@@ -50,37 +55,68 @@ def feedback_encoder(settings: Settings):
     return CachedEncoder(encoder, get_engine(settings.db_url)).encode
 
 
+def training_usage(engine: Engine, config: DemandConfig) -> pd.DataFrame:
+    """The usage a demand training run reads: its window (`training.demand_training.history_start`) only."""
+    last = usage_last_day(engine)
+    if last is None:
+        raise LookupError("no usage data: run `needcast ingest usage FILE` first")
+    return load_usage(engine, since=history_start(last, config))
+
+
+@contextmanager
+def quiet_registry() -> Iterator[None]:
+    """MLflow's registry prints "Successfully registered model" and "Created version" on its own stream
+    (`eprint`, no logger to configure) beside needcast's own report of the version: that stream is muted while
+    training registers, and MLflow's logged warnings go through the process's logging meanwhile."""
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+    logger = logging.getLogger("mlflow")
+    enabled, propagate = stream.enabled, logger.propagate
+    stream.enabled, logger.propagate = False, True
+    try:
+        yield
+    finally:
+        stream.enabled, logger.propagate = enabled, propagate
+
+
+def _train_needs(settings: Settings, engine, client, feedback, needs_config: NeedsConfig,
+                 step: Step) -> tuple[NeedsRun, Callable]:
+    """Fit the needs model on the stored feedback and serve its snapshot; the run and the encoder it used."""
+    step("loading the embedding model")
+    encode = feedback_encoder(settings)
+    previous = load_needs(engine)
+    with quiet_registry():
+        needs_run = train_needs(feedback, encode, client, settings.experiment_artifact_root,
+                                previous.snapshot if previous else None, encoder_name=settings.embedding_model,
+                                config=needs_config, step=step)
+    store_needs(engine, needs_run.snapshot)
+    return needs_run, encode
+
+
 def run_training(settings: Settings, horizon: int | None = None, freq: str = "D", step: Step = lambda _m: None,
                  config: DemandConfig | None = None, with_needs: bool = True,
                  needs_config: NeedsConfig | None = None) -> TrainingResult:
     """Train the needs and demand models; refresh what is served when a champion moved."""
     engine = get_engine(settings.db_url)
     client = configure(settings.mlflow_tracking_uri)
-    usage = load_usage(engine)
-    if usage.empty:
-        raise LookupError("no usage data: run `needcast ingest usage FILE` first")
+    if config is None:
+        config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
+        if settings.feedback_features is not None:
+            config = replace(config, use_feedback=settings.feedback_features)
+    usage = training_usage(engine, config)
     feedback = load_feedback(engine)
     encode = None
     needs_run = None
     needs_config = needs_config or NeedsConfig(history_days=settings.needs_history_days)
     if with_needs and len(feedback) >= 2:
-        step("loading the embedding model")
-        encode = feedback_encoder(settings)
-        previous = load_needs(engine)
-        needs_run = train_needs(feedback, encode, client, settings.experiment_artifact_root,
-                                previous.snapshot if previous else None, encoder_name=settings.embedding_model,
-                                config=needs_config, step=step)
-        store_needs(engine, needs_run.snapshot)
-    if config is None:
-        config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
-        if settings.feedback_features is not None:
-            config = replace(config, use_feedback=settings.feedback_features)
+        needs_run, encode = _train_needs(settings, engine, client, feedback, needs_config, step)
     demand_feedback = feedback[["created_at", "segment", "service", "rating"]]
     if config.use_feedback and needs_run is not None:
         step("labelling feedback with the needs topics")  # embeddings come from the cache filled just above
         demand_feedback = feedback_with_topics(feedback[[*demand_feedback.columns, "text"]], encode,
                                                needs_run.snapshot, needs_config.days_used)
-    with training_engine(settings.dask_scheduler) as dask:
+    with training_engine(settings.dask_scheduler) as dask, quiet_registry():
         run = train_demand(usage, demand_feedback, client, settings.experiment_artifact_root, config, step,
                            events=load_events(engine), dask=dask)
     champ = champion_info(client, DEMAND_MODEL)
@@ -105,8 +141,36 @@ def refresh_served(settings: Settings, step: Step = lambda _m: None) -> ServedFo
                        settings.needs_history_days).forecasts
 
 
+def train_needs_only(settings: Settings, step: Step = lambda _m: None) -> NeedsRun | None:
+    """Train the needs model alone, then recompute segments and suggestions with it for the served forecasts.
+
+    `needcast demo` serves the demand champion first and queues this (a `train` job with `models: ["needs"]`): the
+    needs take longer than the demand model on a first run (every feedback text is embedded once)."""
+    engine = get_engine(settings.db_url)
+    client = configure(settings.mlflow_tracking_uri)
+    feedback = load_feedback(engine)
+    if len(feedback) < 2:
+        return None
+    needs_run, encode = _train_needs(settings, engine, client, feedback,
+                                     NeedsConfig(history_days=settings.needs_history_days), step)
+    champ = champion_info(client, DEMAND_MODEL)
+    served = load_served(engine, champ.version) if champ else None
+    if served is not None:
+        step("computing segments and suggestions")
+        refresh_insights(engine, served, needs_run.snapshot, encode)
+    return needs_run
+
+
 def train_job(settings: Settings, params: dict[str, Any], step: Step) -> dict[str, Any]:
-    """The `train` job: `run_training` with the job's horizon and frequency; what the job reports at the end."""
+    """The `train` job: `run_training` with the job's horizon and frequency; what the job reports at the end.
+
+    `models: ["needs"]` in the params trains the needs model alone (`train_needs_only`)."""
+    if params.get("models") == ["needs"]:
+        needs_run = train_needs_only(settings, step)
+        if needs_run is None:
+            return {"model": NEEDS_MODEL, "version": None, "topics": 0, "emerging": 0}
+        return {"model": NEEDS_MODEL, "version": needs_run.version, "champion_moved": needs_run.promoted,
+                "topics": int(needs_run.metrics.get("topics", 0)), "emerging": len(needs_run.snapshot.emerging)}
     run = run_training(settings, horizon=params.get("horizon"), freq=params.get("freq") or "D", step=step).demand
     return {"model": DEMAND_MODEL, "version": run.version, "champion_moved": run.promoted,
             "champion_before": run.champion_before, "metrics": run.metrics, "naive_metrics": run.naive_metrics}

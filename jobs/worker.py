@@ -6,6 +6,10 @@ and stops. A worker killed outright leaves its job `running`: the next worker on
 (its pid is gone), any process fails it once the lease expires. Nothing a job writes is half-visible: served
 answers are replaced in one transaction, and a champion whose answers are not stored yet is not served (the API
 queues a refresh for it), so a crashed job leaves what is served as it was.
+
+A worker on the same host as the API is a good neighbour (`yield_cpu`): it runs at a lower CPU priority and caps
+its compute threads at the cores less one, so a refresh or a training leaves the API a core and the first turn
+on the others.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,10 +31,44 @@ from sqlalchemy import Engine
 from jobs import queue
 from jobs.queue import Job, JobAlreadyQueued
 
-__all__ = ["Task", "Worker", "WorkerStopped"]
+__all__ = ["Task", "Worker", "WorkerStopped", "yield_cpu"]
 
 log = logging.getLogger(__name__)
 Task = Callable[[Any, dict[str, Any], Callable[[str], None]], dict[str, Any]]
+
+
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_MAX_THREADS",
+                     "VECLIB_MAXIMUM_THREADS")
+
+
+def default_threads() -> int:
+    """The cores this process may use, less one for the API (at least one)."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # honours taskset and cgroup cpusets, unlike os.cpu_count()
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def yield_cpu(nice: int, threads: int | None = None) -> int:
+    """Lower this process's CPU priority by `nice` and cap its compute threads (default: cores less one).
+
+    The thread cap is set three ways, because libraries read it at different times: the environment (OpenMP,
+    BLAS, ONNX Runtime through `text.encoders.cpu_threads`, torch: read when first loaded), threadpoolctl for the
+    OpenMP and BLAS runtimes already loaded, and torch's own setting when torch is loaded. Returns the cap.
+    """
+    threads = threads or default_threads()
+    if nice > 0:
+        os.nice(nice)  # an increment; a process can lower its priority without privileges, never raise it
+    for variable in _THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    log.info("worker at nice +%d with %d compute threads", nice, threads)
+    return threads
 
 
 class WorkerStopped(BaseException):
@@ -51,6 +90,7 @@ class Worker:
     host: str = field(default_factory=socket.gethostname)
     alive_path: Path | None = None  # touched while the worker lives (a container health check reads its age)
     stop: threading.Event = field(default_factory=threading.Event)
+    busy: bool = False  # a job is running (a stop signal then interrupts it)
 
     @property
     def heartbeat_s(self) -> float:
@@ -117,6 +157,7 @@ class Worker:
             queue.report_progress(self.engine, job.id, message)
 
         try:
+            self.busy = True
             with self._heartbeat(job.id):
                 result = task(self.settings, job.params, step)
         except WorkerStopped:
@@ -128,6 +169,8 @@ class Worker:
             log.error("job %s (%s) failed: %s: %s", job.id, job.kind, type(exc).__name__, exc)
             queue.finish(self.engine, job.id, False, None, f"{type(exc).__name__}: {exc}")
             return
+        finally:
+            self.busy = False
         if queue.finish(self.engine, job.id, True, result, "done"):
             log.info("job %s (%s) succeeded", job.id, job.kind)
         else:
@@ -156,11 +199,16 @@ class Worker:
 
 @contextmanager
 def stop_on_signals(worker: Worker) -> Iterator[None]:
-    """SIGTERM / SIGINT: stop claiming, and interrupt a running job so it is queued again."""
+    """SIGTERM / SIGINT: stop claiming, and interrupt a running job so it is queued again.
+
+    An idle worker only sets `stop` (its wait returns at once): raising there could land in a library's
+    finaliser and be printed as an ignored exception instead of stopping the loop.
+    """
 
     def handle(signum: int, _frame: object) -> None:
         worker.stop.set()
-        raise WorkerStopped(signal.Signals(signum).name)
+        if worker.busy:
+            raise WorkerStopped(signal.Signals(signum).name)
 
     previous = {s: signal.signal(s, handle) for s in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -260,15 +260,16 @@ def sample(
 
 @app.command()
 def train(
-    horizon: Annotated[int | None, typer.Option(min=1, max=366, help="periods ahead (default 28 days / 8 weeks)")]
+    horizon: Annotated[int | None, typer.Option(min=1, max=366,
+                                                help="periods ahead (default 28 days / 8 weeks / 6 months)")]
     = None,
-    freq: Annotated[str, typer.Option(help="D (daily) or W (weekly)")] = "D",
+    freq: Annotated[str, typer.Option(help="D (daily), W (ISO weeks) or M (calendar months)")] = "D",
 ) -> None:
     """Build features, backtest, train and register models; move `champion` only when the new one wins."""
     from jobs.tasks import run_training
 
-    if freq not in ("D", "W"):
-        _fail("--freq must be D or W")
+    if freq not in ("D", "W", "M"):
+        _fail("--freq must be D, W or M")
     settings = get_settings()
     try:
         with err.status("training") as status:
@@ -487,7 +488,14 @@ def demo(
         if (sample_dir / f"{kind}.csv").exists():
             _PLANNER_FILES[kind](_engine(settings), read_table(sample_dir / f"{kind}.csv"),
                                  source=str(sample_dir / f"{kind}.csv"))
-    train(horizon=None, freq="D")
+    # The demand champion is what the dashboard needs first; the needs model (every feedback text embedded once,
+    # the longer part of a first run) trains in the background, run by the worker started beside the server. With
+    # feedback features on, the demand model reads the needs' topics, so the needs come first as in `train`.
+    needs_later = serve_api and not settings.feedback_features
+    if needs_later:
+        _demo_train_demand(settings)
+    else:
+        train(horizon=None, freq="D")
     key = create_key(_engine(settings), Role.admin)
     out.print(f"\nneedcast is ready at http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
     out.print(f"admin API key: {key}", markup=False, highlight=False)
@@ -495,13 +503,75 @@ def demo(
     if serve_api:
         import subprocess
 
+        # needcast's own lines on the newcomer's console, not a JSON line per request and per job step.
+        os.environ.setdefault("NEEDCAST_LOG_LEVEL", "WARNING")
+        needs_job = _demo_queue_needs(settings) if needs_later else None
         # The worker runs the jobs the dashboard and the API queue (retrain, refresh), as in production.
         worker_process = subprocess.Popen([sys.executable, "-m", "needcast", "worker"])
+        if needs_job is not None:
+            _demo_report_needs(settings, needs_job)
         try:
             serve(host=host, port=port, workers=1)
         finally:
             worker_process.terminate()
             worker_process.wait(timeout=30)
+
+
+def _demo_train_demand(settings: Settings) -> None:
+    """`demo`'s first training: the demand model alone, its served forecasts and suggestions; one summary line."""
+    from jobs.tasks import run_training
+
+    with err.status("training the demand model") as status:
+        result = run_training(settings, freq="D", with_needs=False,
+                              step=lambda message: status.update(f"training the demand model: {message}"))
+    run = result.demand
+    out.print(f"needcast-demand v{run.version}: {'champion' if run.promoted else 'challenger'}; backtest WAPE "
+              f"{run.metrics['wape']:.3f} (seasonal naive {run.naive_metrics['wape']:.3f}); {run.seconds:.0f}s")
+
+
+def _demo_queue_needs(settings: Settings) -> str | None:
+    """Queue the needs model's training for the worker (a `train` job of the needs alone); its id, or None when
+    there is no feedback or a training is queued already (that one trains the needs too)."""
+    from jobs.queue import JobAlreadyQueued, enqueue
+    from store.reads import load_feedback
+
+    engine = _engine(settings)
+    if len(load_feedback(engine, ["id"])) < 2:
+        return None
+    try:
+        job_id = enqueue(engine, "train", {"models": ["needs"]})
+    except JobAlreadyQueued:
+        return None
+    out.print("emerging needs: the needs model trains in the background; the dashboard shows them when ready")
+    return job_id
+
+
+def _demo_report_needs(settings: Settings, job_id: str, poll_s: float = 3.0) -> None:
+    """One console line when the background needs training ends (a daemon thread beside the server)."""
+    import threading
+    import time
+
+    from jobs.queue import get_job
+
+    def follow() -> None:
+        while True:
+            time.sleep(poll_s)
+            try:
+                job = get_job(_engine(settings), job_id)
+            except Exception:  # a console courtesy: the server goes on either way
+                return
+            if job is None or job["state"] in ("queued", "running"):
+                continue
+            result = job.get("result") or {}
+            if job["state"] == "succeeded":
+                out.print(f"emerging needs ready: needcast-needs v{result.get('version')}, "
+                          f"{result.get('topics', 0)} topics, {result.get('emerging', 0)} emerging",
+                          markup=False, highlight=False)
+            else:
+                err.print(f"the needs model's training failed: {job['progress']}", markup=False, highlight=False)
+            return
+
+    threading.Thread(target=follow, name="needs-report", daemon=True).start()
 
 
 @app.command()
@@ -517,11 +587,12 @@ def worker(
 
     from jobs.schedule import ScheduleError, parse_schedule, start_schedule
     from jobs.tasks import TASKS
-    from jobs.worker import Worker, stop_on_signals
+    from jobs.worker import Worker, stop_on_signals, yield_cpu
     from needcast.logs import server_log_config
 
     logging.config.dictConfig(server_log_config(os.environ.get("NEEDCAST_LOG_LEVEL", "INFO").upper()))
     settings = get_settings()
+    yield_cpu(settings.worker_nice, settings.worker_threads)  # the API on this host keeps a core and goes first
     scheduled = schedule and not once
     try:
         plan = parse_schedule(settings.refresh_cron if scheduled else "", settings.retrain_cron if scheduled else "",

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     """A running job whose worker sent no heartbeat for this many seconds is marked failed."""
     worker_poll_s: float = Field(2.0, gt=0, validation_alias=AliasChoices("NEEDCAST_WORKER_POLL"))
     """How often an idle worker looks for queued jobs."""
+    worker_nice: int = Field(10, ge=0, le=19, validation_alias=AliasChoices("NEEDCAST_WORKER_NICE"))
+    """CPU priority the worker lowers itself by (`nice`), so an API on the same host answers first."""
+    worker_threads: int | None = Field(None, ge=1, validation_alias=AliasChoices("NEEDCAST_WORKER_THREADS"))
+    """Compute threads of a job (OpenMP, BLAS, torch, ONNX Runtime); default: the cores less one (at least 1)."""
     keep_model_versions: int = Field(3, ge=1, validation_alias=AliasChoices("NEEDCAST_KEEP_MODEL_VERSIONS"))
     """Served forecasts of this many newest model versions are kept (and the live champion's); older go."""
     retention_days: int = Field(400, ge=1, validation_alias=AliasChoices("NEEDCAST_RETENTION_DAYS"))

@@ -12,7 +12,12 @@ backtest rows summed to that level: each row's smallest kappa whose band holds t
 and the level's kappa is their (1 - alpha) quantile. Holidays, campaigns and level shifts that move all series
 at once are what push it above 0 (measured in docs/benchmarks.md). Rows of all backtest windows are pooled:
 the median of per-window fits over-covered the grand total (cross-conformal 0.92-0.93 against 0.82 pooled on
-the unseen `alt` and `sample` seed 11 worlds; 0.66-0.71 with independent errors).
+the unseen `alt` and `sample` seed 11 worlds; 0.66-0.71 with independent errors). The quantile is split
+conformal's finite-sample one (the ceil((n + 1)(1 - alpha))-th of n, upward): a grand total has few rows (4
+windows x h), and the plain empirical quantile left its cross-conformal coverage at 0.69-0.75 on NYC weeks and
+days and the unseen `sample` seed 11 (0.82-0.94 with the finite-sample one). Counts are discrete: where a
+total is 0 on over 10% of periods its p10 is 0 and the band covers more than 80%, as the count's exact
+quantiles would.
 
 Written here rather than taken from hierarchicalforecast: its probabilistic reconcilers (bootstrap, PERMBU,
 normality) need base forecasts of every node and sample the whole hierarchy, while the served table holds
@@ -29,7 +34,8 @@ import pandas as pd
 from features.contract import SERIES_KEY
 from features.series import split_series_id
 
-__all__ = ["ALL", "LevelDependence", "fit_aggregate_dependence", "kappa_for", "sum_with_dependence"]
+__all__ = ["ALL", "LevelDependence", "fit_aggregate_dependence", "fit_sum_kappa", "kappa_for", "sum_rows",
+           "sum_with_dependence"]
 
 ALL = "*"  # the value of a dimension that was summed over
 MAX_KAPPA = 4.0  # beyond comonotone: the mean itself can be off for all series together (a level shift)
@@ -116,3 +122,27 @@ def fit_aggregate_dependence(cv: pd.DataFrame, interval: tuple[float, float]) ->
             out.append({"summed": list(summed), "kappa_lo": _conformal(need_lo, interval[0]),
                         "kappa_hi": _conformal(need_hi, 1 - interval[1]), "rows": len(g)})
     return out
+
+
+def sum_rows(table: pd.DataFrame, by: list[str], kappa_lo: float, kappa_hi: float) -> pd.DataFrame:
+    """Sum `table` (p10, p50, p90, mean[, y]) per `by` with the given kappas; `n` is the rows in each sum.
+
+    Any grouping, not only over series keys: `forecast.periods` sums the days of a week, month or quarter.
+    """
+    return _band(_sums(table, by), kappa_lo, kappa_hi)
+
+
+def fit_sum_kappa(table: pd.DataFrame, by: list[str], interval: tuple[float, float]) -> dict | None:
+    """{"kappa_lo", "kappa_hi", "rows"} of the sums of backtest rows (y, p10, p50, p90, mean) per `by`.
+
+    Split conformal as in `fit_aggregate_dependence`, for any grouping; None when no sum has two rows.
+    """
+    g = _sums(table, by)
+    g = g[g["lo1"] ** 2 - g["lo2"] > 1e-9]
+    if g.empty:
+        return None
+    dev = (g["y"] - g["mean"]).to_numpy()
+    need_lo = _needed_kappa(-dev, g["lo2"].to_numpy(), g["lo1"].to_numpy())
+    need_hi = _needed_kappa(dev, g["hi2"].to_numpy(), g["hi1"].to_numpy())
+    return {"kappa_lo": _conformal(need_lo, interval[0]), "kappa_hi": _conformal(need_hi, 1 - interval[1]),
+            "rows": len(g)}

@@ -19,17 +19,23 @@ from mlflow.models import ModelSignature, infer_signature
 
 from features.event_features import EVENT_COLUMNS
 from features.feedback_features import frequent_topics
-from features.series import series_frame
+from features.series import series_frame, to_period_start
 from training.backtest import BacktestResult, fits_per_backtest, run_backtest
 from training.config import DemandConfig
-from training.demand_model import fit_forecaster, model_frame, training_sample, with_events_in_history
+from training.demand_model import (
+    feature_spec,
+    fit_forecaster,
+    model_frame,
+    training_sample,
+    with_events_in_history,
+)
 from training.model_format import log_demand_model
 from training.registry import DEMAND_MODEL, champion_info, ensure_experiment, set_champion
 
 if TYPE_CHECKING:
     from training.distributed import DaskEngine
 
-__all__ = ["DemandRun", "data_fingerprint", "train_demand"]
+__all__ = ["DemandRun", "data_fingerprint", "history_start", "train_demand"]
 
 log = logging.getLogger(__name__)
 Step = Callable[[str], None]
@@ -67,6 +73,28 @@ def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
     if config.backtest_refit is False or (config.backtest_series or 0) < frame["unique_id"].nunique():
         summary += f"|one-fit|{config.backtest_series}"
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
+
+
+_PERIOD_DAYS = {"D": 1, "W": 7, "M": 31}
+_MOST_BACKTEST_WINDOWS = 4  # `DemandConfig.for_series`'s most (and the champion's re-run may use them)
+LEARNING_DAYS = 365
+"""Days of rows with every feature known that a fit learns from, on top of the features' reach: a year of
+seasons (the held-out WAPE measured with it: docs/benchmarks.md, "Training at scale")."""
+
+
+def history_start(last_day: pd.Timestamp, config: DemandConfig) -> pd.Timestamp:
+    """The first day of usage a training run needs: the longest feature reach (a lag, or a lag plus its rolling
+    window), the backtest windows and `LEARNING_DAYS` before `last_day`, at the start of its period.
+
+    Older rows cannot change the fit beyond the first rows' lags; reading them costs time and memory linear in
+    the years stored.
+    """
+    spec = feature_spec(config)
+    reach = max([*spec["lags"], *(lag + tf.window_size for lag, tfs in spec["lag_transforms"].items() for tf in tfs)])
+    windows = max(config.backtest_windows or 0, _MOST_BACKTEST_WINDOWS)
+    days = (reach + windows * config.h) * _PERIOD_DAYS[config.freq] + LEARNING_DAYS
+    start = pd.Timestamp(last_day).normalize() - pd.Timedelta(days=days)
+    return to_period_start(pd.Series([start]), config.freq).iloc[0]
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from features.series import series_frame, split_series_id
 from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence
 from training.config import DemandConfig
 from training.demand_model import DemandForecaster
+from training.period_intervals import PeriodDependence, fit_period_dependence
 
 __all__ = [
     "FORMAT_VERSION", "LoadedDemandModel", "config_from_json", "config_to_json", "forecaster_from_data",
@@ -50,6 +51,7 @@ class LoadedDemandModel:
     forecaster: DemandForecaster
     aggregate_dependence: LevelDependence | None  # forecast.aggregate's per-level table; None: not calibrated
     format: str  # "data" (this format) or "legacy-pickle"
+    period_dependence: PeriodDependence | None = None  # forecast.periods' table; None: not calibrated
 
 
 def pip_requirements() -> list[str]:
@@ -70,7 +72,8 @@ def config_from_json(data: dict[str, Any]) -> DemandConfig:
 
 
 def save_model_data(forecaster: DemandForecaster, folder: Path,
-                    aggregate_dependence: LevelDependence | None = None) -> dict[str, str]:
+                    aggregate_dependence: LevelDependence | None = None,
+                    period_dependence: PeriodDependence | None = None) -> dict[str, str]:
     """Write the model's artifacts into `folder`; returns MLflow's `artifacts` mapping (name -> path)."""
     folder.mkdir(parents=True, exist_ok=True)
     # Date features may be functions of training.demand_model (week of year): store them by value, so the
@@ -82,7 +85,7 @@ def save_model_data(forecaster: DemandForecaster, folder: Path,
         cloudpickle.unregister_pickle_by_value(training.demand_model)
     spec = {"format": FORMAT_VERSION, "config": config_to_json(forecaster.config),
             "trained_until": pd.Timestamp(forecaster.trained_until).isoformat(),
-            "aggregate_dependence": aggregate_dependence}
+            "aggregate_dependence": aggregate_dependence, "period_dependence": period_dependence}
     (folder / "model.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     forecaster.calibration.to_csv(folder / "calibration.csv", index=False)
     return {"mlforecast": str(folder / "mlforecast"), "model": str(folder / "model.json"),
@@ -93,13 +96,16 @@ def log_demand_model(forecaster: DemandForecaster, signature: ModelSignature, re
                      backtest_cv: pd.DataFrame | None = None) -> ModelInfo:
     """Log the model as data with its loader under the active run and register it as a new version.
 
-    `backtest_cv` (cross-conformal backtest rows) calibrates the intervals of totals (`training.aggregate_intervals`).
+    `backtest_cv` (cross-conformal backtest rows) calibrates the intervals of totals (`training.aggregate_intervals`)
+    and of sums over weeks, months and quarters (`training.period_intervals`).
     """
-    aggregate_dependence = None
+    aggregate_dependence = period_dependence = None
     if backtest_cv is not None:
         aggregate_dependence = fit_aggregate_dependence(backtest_cv, forecaster.config.interval)
+        period_dependence = fit_period_dependence(backtest_cv, forecaster.config.freq, forecaster.config.interval,
+                                                  aggregate_dependence)
     with tempfile.TemporaryDirectory() as tmp:
-        artifacts = save_model_data(forecaster, Path(tmp), aggregate_dependence)
+        artifacts = save_model_data(forecaster, Path(tmp), aggregate_dependence, period_dependence)
         return mlflow.pyfunc.log_model(
             name="model", python_model=str(LOADER), artifacts=artifacts, registered_model_name=registered_model_name,
             pip_requirements=pip_requirements(), signature=signature,
@@ -120,7 +126,8 @@ def load_forecaster(model_uri: str) -> LoadedDemandModel:
     python_model = mlflow.pyfunc.load_model(model_uri).unwrap_python_model()
     if hasattr(python_model, "spec"):
         return LoadedDemandModel(forecaster_from_data(python_model),
-                                 python_model.spec.get("aggregate_dependence"), "data")
+                                 python_model.spec.get("aggregate_dependence"), "data",
+                                 python_model.spec.get("period_dependence"))
     # LEGACY: versions registered by releases before the data format hold a cloudpickled DemandForecaster
     # (training.demand_pyfunc); they keep loading as long as those classes keep their module paths.
     return LoadedDemandModel(python_model.forecaster, None, "legacy-pickle")

@@ -54,6 +54,15 @@ const I18N = {
     unitD: "дн.",
     unitW: "нед.",
     unitM: "мес.",
+    unitQ: "кв.",
+    periodLabel: "Суммы",
+    periodD: "по дням",
+    periodW: "по неделям",
+    periodM: "по месяцам",
+    periodQ: "по кварталам",
+    periodSummary: "Суммы за периоды: среднее — сумма дней, интервал учитывает связь ошибок дней (калибровка на бэктесте).",
+    partialNote: "Неполные периоды на краях прогноза заштрихованы: в них сумма только дней прогноза.",
+    pointPartial: "неполный период: {days} из {total} дн.",
     legendP50: "медиана (p50)",
     legendBand: "интервал p10–p90",
     legendOff: "выходной",
@@ -83,6 +92,7 @@ const I18N = {
     noChampion: "Модель-чемпион ещё не зарегистрирована.",
     noNeedsRoute: "Поиск новых потребностей на этом сервере пока не включён.",
     noNeeds: "Новых потребностей в отзывах этого сегмента не найдено.",
+    needsTraining: "Модель потребностей ещё обучается на отзывах: список появится здесь через минуту-другую (страница обновит его сама).",
     noFeedback: "Нет отзывов от этого сегмента.",
     growth: "рост ×{g}",
     rating: "оценка {r} из 5",
@@ -188,6 +198,15 @@ const I18N = {
     unitD: "days",
     unitW: "weeks",
     unitM: "months",
+    unitQ: "quarters",
+    periodLabel: "Sums",
+    periodD: "by day",
+    periodW: "by week",
+    periodM: "by month",
+    periodQ: "by quarter",
+    periodSummary: "Sums over periods: the mean adds up the days; the band keeps the days' dependence (calibrated on the backtest).",
+    partialNote: "Partial periods at the forecast's edges are hatched: they sum the forecast's days only.",
+    pointPartial: "partial period: {days} of {total} days",
     legendP50: "median (p50)",
     legendBand: "p10–p90 interval",
     legendOff: "weekend",
@@ -217,6 +236,7 @@ const I18N = {
     noChampion: "No champion model registered yet.",
     noNeedsRoute: "Emerging-needs detection is not enabled on this server yet.",
     noNeeds: "No emerging needs in this segment's feedback.",
+    needsTraining: "The needs model is still training on the feedback: the list appears here in a minute or two (the page updates it itself).",
     noFeedback: "No feedback from this segment.",
     growth: "growth ×{g}",
     rating: "rating {r}/5",
@@ -291,6 +311,7 @@ const state = {
   holidays: {},        // "YYYY-MM-DD" -> {ru, en}
   holidayYears: new Set(),
   global: null,        // () => text of the message under the filters
+  freq: null,          // the served model's frequency (D, W, M): which period sums it offers
   run: 0,              // bumped by each sign-in and sign-out, so a late answer of an old one is dropped
 };
 
@@ -477,6 +498,61 @@ function query(params) {
   return q.toString();
 }
 
+// ---------- periods: the forecast summed to weeks, months or quarters by the server ----------
+
+const PERIODS = { week: "W", month: "M", quarter: "Q" };
+const COARSER = { D: ["W", "M", "Q"], W: [], M: ["Q"] };
+
+// The period choices of a model forecasting by `freq`: its own periods first, then those it sums to whole.
+function fillPeriods(freq = state.freq || "D") {
+  const select = $("period");
+  const keep = select.value;
+  const choices = Object.entries(PERIODS).filter(([, code]) => (COARSER[freq] ?? []).includes(code));
+  select.replaceChildren(el("option", { value: "" }, t(`period${freq}`)),
+    ...choices.map(([value, code]) => el("option", { value }, t(`period${code}`))));
+  select.value = choices.some(([value]) => value === keep) ? keep : "";
+  select.disabled = !choices.length;
+}
+
+// The first day of the period `code` (W: ISO week, M, Q) holding day `d`.
+function periodStart(d, code) {
+  const day = parseDay(d);
+  if (code === "W") day.setUTCDate(day.getUTCDate() - ((day.getUTCDay() + 6) % 7));
+  else {
+    if (code === "Q") day.setUTCMonth(day.getUTCMonth() - (day.getUTCMonth() % 3));
+    day.setUTCDate(1);
+  }
+  return day.toISOString().slice(0, 10);
+}
+
+function periodLastDay(d, code) {
+  const end = parseDay(d);
+  if (code === "D") return d;
+  if (code === "W") end.setUTCDate(end.getUTCDate() + 6);
+  else { end.setUTCMonth(end.getUTCMonth() + (code === "Q" ? 3 : 1)); end.setUTCDate(0); }
+  return end.toISOString().slice(0, 10);
+}
+
+const daysOf = (from, to) => Math.round((parseDay(to) - parseDay(from)) / 86_400_000) + 1;
+
+// History summed to the chosen periods, whole periods only (a partial one would read as a drop); the
+// backtest is left out: its period bands would need the server's calibration.
+function historyByPeriod(past, code, freq) {
+  if (!past) return null;
+  const sums = new Map();
+  for (const item of past.items) {
+    const start = periodStart(item.date, code);
+    const key = `${item.service}|${item.segment}|${item.region}|${start}`;
+    const days = daysOf(item.date, periodLastDay(item.date, freq));
+    const s = sums.get(key) ?? { ...item, date: start, actual: 0, days: 0, backtest_p50: null };
+    s.actual += item.actual;
+    s.days += days;
+    sums.set(key, s);
+  }
+  const items = [...sums.values()].filter((s) => s.days === daysOf(s.date, periodLastDay(s.date, code)));
+  return { ...past, items };
+}
+
 // ---------- forecast chart ----------
 
 async function ensureHolidays(dates) {
@@ -492,15 +568,18 @@ async function ensureHolidays(dates) {
 
 function loadForecast() {
   const f = selected();
+  const period = $("period").value;
+  // Enough history for whole months and quarters to show (and a year of a monthly model's months).
+  const weeks = { month: 26, quarter: 53 }[period] ?? (state.freq === "M" ? 52 : null);
   return load("forecast", async (current) => {
     const total = !f.service; // the whole selection, drawn above its services
-    const history = (params) => api(`/v1/history?${query(params)}`).catch((err) => {
+    const history = (params) => api(`/v1/history?${query({ ...params, weeks })}`).catch((err) => {
       if (err instanceof ApiError && err.status === 401) throw err;
       return null; // the chart still shows the forecast without its history
     });
-    const [body, past, sum, sumPast, events] = await Promise.all([
-      api(`/v1/forecasts?${query(f)}`), history(f),
-      total ? api(`/v1/forecasts?${query({ ...f, aggregate: true })}`) : null,
+    const [body, dailyPast, sum, dailySumPast, events] = await Promise.all([
+      api(`/v1/forecasts?${query({ ...f, period })}`), history(f),
+      total ? api(`/v1/forecasts?${query({ ...f, aggregate: true, period })}`) : null,
       total ? history({ ...f, aggregate: true }) : null,
       api("/v1/events").catch((err) => {
         if (err instanceof ApiError && err.status === 401) throw err;
@@ -508,6 +587,10 @@ function loadForecast() {
       }),
     ]);
     if (events) state.events = events.items;
+    if (body.freq !== state.freq) { state.freq = body.freq; fillPeriods(); }
+    const code = period ? PERIODS[period] : body.freq;
+    const past = period ? historyByPeriod(dailyPast, code, body.freq) : dailyPast;
+    const sumPast = period ? historyByPeriod(dailySumPast, code, body.freq) : dailySumPast;
     await ensureHolidays([...body.items.map((i) => i.date), ...(past?.items ?? []).map((i) => i.date)]);
     if (!current()) return;
     if (!body.items.length) return showEmpty("forecast", "noForecast");
@@ -527,16 +610,23 @@ function loadForecast() {
       s.past.sort((a, b) => a.date.localeCompare(b.date));
     }
     panels.forecast.section.dataset.selection = `${f.segment}|${f.region}|${f.service}`;
-    show("forecast", "ready", () => drawForecast(body, bySeries, f, past));
+    panels.forecast.section.dataset.period = period;
+    show("forecast", "ready", () => drawForecast(body, bySeries, f, past, code));
   });
 }
 
-function drawForecast(body, bySeries, f, past) {
+function drawForecast(body, bySeries, f, past, code = body.freq) {
   const dates = unique(body.items.map((i) => i.date));
+  const last = body.items.find((i) => i.date === dates[dates.length - 1]);
   const summary = el("p", { class: "muted summary" }, t("forecastSummary", {
-    n: dates.length, unit: t(`unit${["W", "M"].includes(body.freq) ? body.freq : "D"}`), from: fmtDate(dates[0]),
-    to: fmtDate(dates[dates.length - 1]), until: fmtDate(body.data_until), version: body.model.version,
+    n: dates.length, unit: t(`unit${["W", "M", "Q"].includes(code) ? code : "D"}`), from: fmtDate(dates[0]),
+    to: fmtDate(last?.period_end ?? dates[dates.length - 1]), until: fmtDate(body.data_until),
+    version: body.model.version,
   }));
+  if (body.period) {
+    summary.append(el("br"), t("periodSummary"));
+    if (body.items.some((i) => i.partial)) summary.append(" ", t("partialNote"));
+  }
   const hasBacktest = (past?.items ?? []).some((i) => i.backtest_p50 !== null);
   const legend = el("ul", { class: "legend" },
     past ? el("li", {}, el("span", { class: "swatch actual", "aria-hidden": "true" }), t("legendActual")) : null,
@@ -544,8 +634,8 @@ function drawForecast(body, bySeries, f, past) {
     el("li", {}, el("span", { class: "swatch line", "aria-hidden": "true" }), t("legendP50")),
     el("li", {}, el("span", { class: "swatch band", "aria-hidden": "true" }), t("legendBand")),
     el("li", {}, el("span", { class: "swatch event", "aria-hidden": "true" }), t("legendEvent")),
-    body.freq === "D" ? el("li", {}, el("span", { class: "swatch off", "aria-hidden": "true" }), t("legendOff")) : null,
-    body.freq === "D" ? el("li", {}, el("span", { class: "swatch holiday", "aria-hidden": "true" }), t("legendHoliday"))
+    code === "D" ? el("li", {}, el("span", { class: "swatch off", "aria-hidden": "true" }), t("legendOff")) : null,
+    code === "D" ? el("li", {}, el("span", { class: "swatch holiday", "aria-hidden": "true" }), t("legendHoliday"))
       : null);
   const single = bySeries.size === 1;
   const grid = el("div", { class: single ? "charts single" : "charts" });
@@ -559,7 +649,7 @@ function drawForecast(body, bySeries, f, past) {
     grid.append(figure);
     // Drawn at the real width once the figure is laid out, so text keeps its size at any width.
     requestAnimationFrame(() => {
-      figure.append(lineChart(rows, hist, name, body.freq, figure.clientWidth || 320, single || service === "*" ? 280 : 180,
+      figure.append(lineChart(rows, hist, name, code, figure.clientWidth || 320, single || service === "*" ? 280 : 180,
         { ...f, service: service === "*" ? "" : service }, readout));
       figure.append(readout);
     });
@@ -583,8 +673,10 @@ function eventsFor(scope) {
 }
 
 // Text of one period: actual and backtest for the past, forecast for the future, holiday and events.
-function pointText(p, events) {
-  const parts = [`${fmtWeekday(p.date)} ${fmtDate(p.date)}`];
+function pointText(p, events, freq = "D") {
+  const parts = [freq === "D" ? `${fmtWeekday(p.date)} ${fmtDate(p.date)}`
+    : `${fmtDate(p.date)} – ${fmtDate(periodLastDay(p.date, freq))}`];
+  if (p.fc?.partial) parts.push(t("pointPartial", { days: p.fc.days, total: daysOf(p.date, p.fc.period_end) }));
   if (p.actual !== undefined) parts.push(t("pointActual", { v: num(p.actual, 1) }));
   if (p.bt) parts.push(t("pointBacktest", { p50: num(p.bt.p50, 1), p10: num(p.bt.p10, 1), p90: num(p.bt.p90, 1) }));
   if (p.fc) parts.push(t("pointForecast", { p50: num(p.fc.p50, 1), p10: num(p.fc.p10, 1), p90: num(p.fc.p90, 1) }));
@@ -595,9 +687,6 @@ function pointText(p, events) {
 }
 
 function lineChart(rows, hist, name, freq, width, height, scope, readout) {
-  const m = { top: 10, right: 10, bottom: 22, left: 40 };
-  const w = Math.max(width, 200) - m.left - m.right;
-  const h = height - m.top - m.bottom;
   const points = [
     ...hist.map((r) => ({ date: r.date, actual: r.actual,
       bt: r.backtest_p50 === null || r.backtest_p50 === undefined ? null
@@ -607,6 +696,10 @@ function lineChart(rows, hist, name, freq, width, height, scope, readout) {
   const n = points.length;
   const highest = Math.max(...points.map((p) => Math.max(p.actual ?? 0, p.bt?.p90 ?? 0, p.fc?.p90 ?? 0)));
   const { step: tick, top } = niceScale(highest);
+  // Room for the widest tick label (sums over months and quarters run to six digits).
+  const m = { top: 10, right: 10, bottom: 22, left: Math.max(40, 12 + 7 * num(top, 1).length) };
+  const w = Math.max(width, 200) - m.left - m.right;
+  const h = height - m.top - m.bottom;
   const step = w / Math.max(n, 1);
   const x = (i) => m.left + step * (i + 0.5);
   const y = (v) => m.top + h - (v / top) * h;
@@ -627,13 +720,10 @@ function lineChart(rows, hist, name, freq, width, height, scope, readout) {
       }
     });
   }
-  const periodEnd = (d) => {
-    if (freq === "D") return d;
-    const end = parseDay(d);
-    if (freq === "W") end.setUTCDate(end.getUTCDate() + 6);
-    else { end.setUTCMonth(end.getUTCMonth() + 1); end.setUTCDate(0); }
-    return end.toISOString().slice(0, 10);
-  };
+  const periodEnd = (d) => periodLastDay(d, freq);
+  points.forEach((p, i) => {
+    if (p.fc?.partial) chart.append(svg("rect", { x: m.left + step * i, y: m.top, width: step, height: h, class: "partial" }));
+  });
   for (const e of events) {
     const inside = points.map((p, i) => (e.start <= periodEnd(p.date) && p.date <= e.end ? i : -1)).filter((i) => i >= 0);
     if (!inside.length) continue;
@@ -672,6 +762,13 @@ function lineChart(rows, hist, name, freq, width, height, scope, readout) {
   chart.append(svg("polygon", { points: `${line(fcIdx, (p) => p.fc.p90)} ${line([...fcIdx].reverse(), (p) => p.fc.p10)}`,
     class: "band" }));
   chart.append(svg("polyline", { points: line(fcIdx, (p) => p.fc.p50), class: "p50" }));
+  if (freq !== "D") {
+    // Weeks, months and quarters are few: each one's median and band also as a dot and a whisker.
+    for (const i of fcIdx) {
+      chart.append(svg("line", { x1: x(i), x2: x(i), y1: y(points[i].fc.p10), y2: y(points[i].fc.p90), class: "whisker" }));
+      chart.append(svg("circle", { cx: x(i), cy: y(points[i].fc.p50), r: 3, class: "dot" }));
+    }
+  }
   if (pastIdx.length) {
     const edge = m.left + step * fcIdx[0];
     chart.append(svg("line", { x1: edge, x2: edge, y1: m.top, y2: m.top + h, class: "now" }));
@@ -679,7 +776,7 @@ function lineChart(rows, hist, name, freq, width, height, scope, readout) {
   // One invisible column per period carries its numbers as a hover tooltip; arrow keys move a cursor.
   points.forEach((p, i) => {
     const hit = svg("rect", { x: m.left + step * i, y: m.top, width: step, height: h, class: "hit" });
-    hit.append(svg("title", {}, pointText(p, events)));
+    hit.append(svg("title", {}, pointText(p, events, freq)));
     chart.append(hit);
   });
   const cursor = svg("line", { x1: 0, x2: 0, y1: m.top, y2: m.top + h, class: "cursor", visibility: "hidden" });
@@ -687,7 +784,7 @@ function lineChart(rows, hist, name, freq, width, height, scope, readout) {
   let at = n - rows.length;
   const move = (i) => {
     at = Math.min(n - 1, Math.max(0, i));
-    const text = pointText(points[at], events);
+    const text = pointText(points[at], events, freq);
     chart.setAttribute("aria-valuenow", at);
     chart.setAttribute("aria-valuetext", text);
     cursor.setAttribute("x1", x(at));
@@ -727,7 +824,9 @@ async function downloadFile(path, filename, button) {
 function downloadForecast(format, button) {
   const f = selected();
   const name = ["needcast-forecast", f.segment, f.region, f.service].filter(Boolean).join("-");
-  return downloadFile(`/v1/forecasts?${query({ ...f, format, lang: state.lang })}`, `${name}.${format}`, button);
+  const period = $("period").value;
+  return downloadFile(`/v1/forecasts?${query({ ...f, format, lang: state.lang, period })}`,
+    `${[name, period].filter(Boolean).join("-")}.${format}`, button);
 }
 
 // ---------- model info ----------
@@ -800,6 +899,10 @@ function loadNeeds() {
       // A 404 naming the segment means "no feedback from it"; any other 404 means the route is absent.
       if (err instanceof ApiError && err.status === 404) {
         return showEmpty("needs", String(err.detail).startsWith("segment") ? "noFeedback" : "noNeedsRoute");
+      }
+      if (err instanceof ApiError && err.status === 503) { // the first needs are still training: look again
+        setTimeout(() => { if (current()) loadNeeds(); }, 15000);
+        return showEmpty("needs", "needsTraining");
       }
       throw err;
     }
@@ -1144,6 +1247,7 @@ function applyLanguage() {
   toggle.setAttribute("lang", state.lang === "ru" ? "en" : "ru");
   const all = $("service").querySelector('option[value=""]');
   if (all) all.textContent = t("allServices");
+  fillPeriods();
   if (state.global) $("global-status").textContent = state.global();
   const authError = $("auth-error");
   if (!authError.hidden && authError.dataset.i18n) authError.textContent = t(authError.dataset.i18n);
@@ -1196,6 +1300,7 @@ async function start() {
     const probe = await api("/v1/forecasts?horizon=1");
     if (run !== state.run) return;
     state.series = probe.items.map(({ service, segment, region }) => ({ service, segment, region }));
+    if (probe.freq !== state.freq) { state.freq = probe.freq; fillPeriods(); }
     await loadCatalogue();
     if (run !== state.run) return;
   } catch (err) {
@@ -1270,6 +1375,7 @@ function init() {
   $("segment").addEventListener("change", () => { narrowFilters(); refresh(); });
   $("region").addEventListener("change", () => { narrowFilters(); refresh(["forecast", "staffing"]); });
   $("service").addEventListener("change", () => refresh(["forecast", "staffing"]));
+  $("period").addEventListener("change", () => loadForecast());
   $("csv").addEventListener("click", () => downloadForecast("csv", $("csv")));
   $("xlsx").addEventListener("click", () => downloadForecast("xlsx", $("xlsx")));
   $("staffing-xlsx").addEventListener("click", () => {
@@ -1291,7 +1397,8 @@ function init() {
     if (window.innerWidth === width) return; // phones fire resize when the address bar hides
     width = window.innerWidth;
     cancelAnimationFrame(resizeFrame);
-    resizeFrame = requestAnimationFrame(() => redraw("forecast"));
+    // Charts are drawn to their panel's width: the forecast and the what-if scenario alike.
+    resizeFrame = requestAnimationFrame(() => { redraw("forecast"); redraw("events"); });
   });
   window.addEventListener("hashchange", () => {
     if (!takeFragmentKey()) return;

@@ -17,12 +17,13 @@ from api.deps import EngineDep, PlannerDep, served
 from api.formula_guard import guard_frame
 from api.routes.catalogues import LangQuery, NamesDep, names_cache
 from api.schemas import AUTH_ERRORS, NO_CHAMPION, ForecastResponse, SeriesKeyItem, error
-from api.spreadsheets import FORECAST_COLUMNS, XLSX_MEDIA, to_xlsx
-from features.series import series_frame
+from api.spreadsheets import DATE_FORMAT, FORECAST_COLUMNS, XLSX_MEDIA, SheetColumn, to_xlsx
+from features.series import series_frame, to_period_start
 from forecast.aggregate import aggregate as sum_over
 from forecast.explain import forecast_drivers
 from forecast.history import BacktestCache, history_table, period_start, recent_actuals
 from forecast.names import KEYS, Names
+from forecast.periods import PeriodError, check_period, to_periods
 from forecast.scenarios import ChampionForecaster, selection_inputs
 from forecast.served import ServedForecasts
 
@@ -30,6 +31,13 @@ router = APIRouter(prefix="/v1", tags=["forecasts"], responses=AUTH_ERRORS)
 ServedDep = Annotated[ServedForecasts, Depends(served)]
 CSV_HEADERS = {"Content-Disposition": 'attachment; filename="forecast.csv"'}
 XLSX_HEADERS = {"Content-Disposition": 'attachment; filename="forecast.xlsx"'}
+PERIOD_COLUMNS = (
+    *(SheetColumn("date", "Начало периода", DATE_FORMAT, 14) if c.column == "date" else c for c in FORECAST_COLUMNS),
+    SheetColumn("period_end", "Конец периода", DATE_FORMAT, 14),
+    SheetColumn("days", "Дней в прогнозе", "0", 10),
+    SheetColumn("partial", "Неполный период", width=10),
+)
+Period = Literal["day", "week", "month", "quarter"]
 
 
 def with_names(rows, names: Names, lang: str):
@@ -50,9 +58,13 @@ def _drivers(engine, holder: ChampionForecaster, forecasts: ServedForecasts, ser
     return forecast_drivers(forecaster, series, feedback, events)
 
 
-def _with_drivers(rows: pd.DataFrame, drivers: pd.DataFrame, keep: list[str] | None) -> pd.DataFrame:
+def _with_drivers(rows: pd.DataFrame, drivers: pd.DataFrame, keep: list[str] | None,
+                  period_code: str | None = None) -> pd.DataFrame:
     """`rows` with a `drivers` dict per item ({family: contribution}, `baseline` included), summed like `rows`."""
     parts = [c for c in drivers.columns if c not in (*KEYS, "date", "mean")]
+    if period_code is not None:  # contributions add up, so a period's are the sums of its days'
+        drivers = drivers.assign(date=to_period_start(drivers["date"], period_code))
+        drivers = drivers.groupby([*KEYS, "date"], as_index=False)[parts].sum()
     if keep is not None:
         grouped = drivers.groupby([*keep, "date"], as_index=False)[parts].sum()
         drivers = grouped.assign(**{k: "*" for k in KEYS if k not in keep})
@@ -63,26 +75,39 @@ def _with_drivers(rows: pd.DataFrame, drivers: pd.DataFrame, keep: list[str] | N
 
 def _encode(forecasts: ServedForecasts, service: str | None, segment: str | None, region: str | None,
             horizon: int | None, format: str, aggregate: bool, names: Names, lang: str,
-            drivers: pd.DataFrame | None = None) -> Answer:
+            drivers: pd.DataFrame | None = None, period: str | None = None) -> Answer:
     rows = forecasts.query(service, segment, region, horizon)
     keep = None
     if aggregate:
         keep = [k for k, v in (("service", service), ("segment", segment), ("region", region)) if v is not None]
         rows = sum_over(rows, keep=keep, dependence=forecasts.dependence)
+    period_code = None
+    if period is not None:
+        period_code = check_period(period, forecasts.meta["freq"])
+        summed = [k for k in KEYS if k not in keep] if keep is not None else []
+        rows = to_periods(rows, period, forecasts.meta["freq"], forecasts.period_dependence, summed)
+        rows = rows.drop(columns="period_days")
     if format == "xlsx":
         sheet = with_names(rows, names, lang)
         note = (f"Модель {forecasts.meta['model']['name']} v{forecasts.version}; данные по "
                 f"{forecasts.meta['data_until']}; p10–p90: интервал 80 %.")
-        return Answer(to_xlsx(sheet, FORECAST_COLUMNS, "Прогноз", note), XLSX_MEDIA)
+        if period is not None:
+            sheet["partial"] = sheet["partial"].map({True: "да", False: "нет"})
+            note += " Суммы по периодам; неполный период: прогноз покрывает лишь часть его дней."
+        return Answer(to_xlsx(sheet, PERIOD_COLUMNS if period else FORECAST_COLUMNS, "Прогноз", note), XLSX_MEDIA)
     if drivers is not None:
-        rows = _with_drivers(rows, drivers, keep)
+        rows = _with_drivers(rows, drivers, keep, period_code)
+    dated = {"date": rows["date"].dt.strftime("%Y-%m-%d")}
+    if period is not None:
+        dated["period_end"] = rows["period_end"].dt.strftime("%Y-%m-%d")
     if format == "csv":
-        out = guard_frame(rows.assign(date=rows["date"].dt.strftime("%Y-%m-%d")))  # no formula injection
+        out = guard_frame(rows.assign(**dated))  # no formula injection
         return Answer(out.to_csv(index=False, float_format="%.3f").encode(), "text/csv; charset=utf-8")
     meta = forecasts.meta
+    extra = {} if period is None else {"period": period}
     body = ForecastResponse.model_validate({
-        "model": meta["model"], "freq": meta["freq"], "data_until": meta["data_until"],
-        "items": with_names(rows, names, lang).assign(date=rows["date"].dt.date).to_dict("records"),
+        "model": meta["model"], "freq": meta["freq"], "data_until": meta["data_until"], **extra,
+        "items": with_names(rows, names, lang).assign(**dated).to_dict("records"),
     })
     return Answer(body.model_dump_json(exclude_unset=True).encode(), "application/json")  # `drivers` if asked
 
@@ -93,6 +118,8 @@ def _encode(forecasts: ServedForecasts, service: str | None, segment: str | None
     responses={200: {"content": {"text/csv": {"example": "service,segment,region,date,p10,p50,p90,mean\n"},
                                  XLSX_MEDIA: {"schema": {"type": "string", "format": "binary"}}}},
                404: error("a filter matches no series", "service: no series with service='passport'"),
+               422: error("a period the served model cannot be summed to",
+                          "period: the served model forecasts by week: period can be week"),
                **NO_CHAMPION},
 )
 async def get_forecasts(
@@ -110,6 +137,10 @@ async def get_forecasts(
     lang: LangQuery = "ru",
     explain: Annotated[bool, Query(description="add each item's `drivers`: contribution per feature family "
                                                "(JSON only; computed with the champion, give a segment)")] = False,
+    period: Annotated[Period | None, Query(
+        description="sum the forecast to weeks (ISO), months or quarters, with intervals calibrated on the "
+                    "model's backtest sums; items then carry `period_end`, `days` and `partial` (a period the "
+                    "forecast covers only in part, at either edge). Default: the model's own periods")] = None,
 ) -> Response:
     """Forecast p10/p50/p90 per bottom-level series and period; every filter is optional.
 
@@ -117,15 +148,24 @@ async def get_forecasts(
     intervals combine as independent errors), so a segment's total over regions agrees with its parts.
     Filters take codes or names (either language). Items carry `service_name`, `segment_name` and `region_name`
     in `lang` (the code where the catalogue has no name).
+    With `period=week|month|quarter` each item is one period's sum (its `date` the period's first day): the mean
+    is the sum of the days' means; the band keeps the days' dependence as calibrated on the backtest. A period
+    the forecast covers only in part is kept with `partial: true` and the `days` it sums.
     Answers are encoded once per snapshot and query, then served from memory.
     """
     service, segment, region = (names.code_of(k, v) for k, v in zip(KEYS, (service, segment, region), strict=True))
     for field, value in (("service", service), ("segment", segment), ("region", region)):
         if value is not None and value not in forecasts.key_values[field]:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"{field}: no series with {field}={value!r}")
+    if period is not None:
+        try:
+            check_period(period, forecasts.meta["freq"])
+        except PeriodError as exc:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"period: {exc}") from None
     explain = explain and format == "json"
     cache: AnswerCache = request.app.state.forecast_answers
-    key = (service, segment, region, horizon, format, aggregate, lang, names_cache(request).version, explain)
+    key = (service, segment, region, horizon, format, aggregate, lang, names_cache(request).version, explain,
+           period)
     answer = cache.get(forecasts, key)
     if answer is None:
         drivers = None
@@ -146,7 +186,7 @@ async def get_forecasts(
                     drivers_cache.pop(next(iter(drivers_cache)))
                 drivers_cache[drivers_key] = drivers
         answer = await run_in_threadpool(_encode, forecasts, service, segment, region, horizon, format, aggregate,
-                                         names, lang, drivers)
+                                         names, lang, drivers, period)
         cache.put(forecasts, key, answer)
     headers = {"csv": CSV_HEADERS, "xlsx": XLSX_HEADERS}.get(format)
     return Response(answer.body, media_type=answer.media_type, headers=headers)

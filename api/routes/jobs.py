@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["operations"], responses=AUTH_ERRORS)
 
 class TrainRequest(BaseModel):
     horizon: Annotated[int | None, Field(ge=1, le=366)] = None
-    freq: Literal["D", "W"] = "D"
+    freq: Literal["D", "W", "M"] = "D"
 
     model_config = {"json_schema_extra": {"examples": [{"horizon": 28, "freq": "D"}]}}
 

@@ -1,7 +1,8 @@
 """GET /v1/needs/emerging and /v1/needs/topics: emerging needs and topic volumes from citizen feedback.
 
-Before any needs run both answer 200 with no items; a segment the served snapshot has never seen is a
-404 naming it (a typo should not look like "nothing is emerging").
+Before any needs run both answer 200 with no items, or 503 `{"status": "training"}` with `Retry-After` while a
+training (which trains the needs) is queued or running, as in the first minutes of `needcast demo`; a segment the
+served snapshot has never seen is a 404 naming it (a typo should not look like "nothing is emerging").
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
 from api.deps import EngineDep, PlannerDep, SettingsDep
 from api.routes.catalogues import LangQuery, NamesDep
@@ -18,6 +21,7 @@ from api.schemas import AUTH_ERRORS, error
 from forecast.need_status import apply_statuses, load_statuses
 from forecast.needs import NeedsCache, ServedNeeds
 from forecast.small_cells import suppress_emerging, suppress_topics
+from jobs.queue import active_job
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"], responses=AUTH_ERRORS)
 
@@ -128,13 +132,35 @@ UNKNOWN_SEGMENT = error("the segment has no feedback in the served snapshot",
 SegmentQuery = Annotated[str | None, Query(min_length=1, max_length=200, examples=["pensioners"])]
 
 
+NEEDS_TRAINING = {"description": "no needs served yet, and a training that makes them is queued or running",
+                  "content": {"application/json": {"example": {
+                      "status": "training", "detail": "the needs model is still training: retry later",
+                      "job_id": "5f0c2a9e41b7d3c8"}}}}
+RETRY_TRAINING_S = 15
+
+
+def needs_training(engine: Engine) -> str | None:
+    """The id of the queued or running training that will serve the first needs (every training trains them)."""
+    return active_job(engine, "train")
+
+
+def _no_needs_yet(engine: Engine) -> dict | JSONResponse:
+    """The answer before the first needs run: 503 `training` while one is on its way, else no items."""
+    job_id = needs_training(engine)
+    if job_id is None:
+        return {"items": []}
+    return JSONResponse({"status": "training", "detail": "the needs model is still training: retry later",
+                         "job_id": job_id}, status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_TRAINING_S)})
+
+
 def _check_segment(needs: ServedNeeds, segment: str | None) -> None:
     if segment is not None and segment not in needs.segments:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"segment: no feedback from segment {segment!r}")
 
 
 @router.get("/emerging", response_model=EmergingResponse,
-            responses={404: UNKNOWN_SEGMENT})
+            responses={404: UNKNOWN_SEGMENT, 503: NEEDS_TRAINING})
 def get_emerging(
     _: PlannerDep,
     needs: NeedsDep,
@@ -150,7 +176,7 @@ def get_emerging(
     Each carries where it stands in the needs loop; dismissed needs are left out unless they grew again.
     """
     if needs is None:
-        return {"items": []}
+        return _no_needs_yet(engine)
     _check_segment(needs, segment)
     snap = needs.snapshot
     items = apply_statuses(needs.emerging(segment, 100_000), load_statuses(engine, segment))[:limit]
@@ -161,11 +187,12 @@ def get_emerging(
 
 
 @router.get("/topics", response_model=TopicsResponse,
-            responses={404: UNKNOWN_SEGMENT})
-def get_topics(_: PlannerDep, needs: NeedsDep, settings: SettingsDep, segment: SegmentQuery = None) -> dict:
+            responses={404: UNKNOWN_SEGMENT, 503: NEEDS_TRAINING})
+def get_topics(_: PlannerDep, needs: NeedsDep, settings: SettingsDep, engine: EngineDep,
+               segment: SegmentQuery = None) -> dict:
     """Every topic with its feedback count per period (all segments, or one), largest first."""
     if needs is None:
-        return {"items": []}
+        return _no_needs_yet(engine)
     _check_segment(needs, segment)
     snap = needs.snapshot
     return {"model": snap.model or None, "freq": snap.freq, "data_until": snap.data_until,

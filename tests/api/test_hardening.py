@@ -152,7 +152,7 @@ def test_registry_unreachable_serves_stored_forecasts(stored: Settings, tmp_path
     with _client(stored, mlflow_tracking_uri=f"sqlite:///{unreadable}") as client:
         ready = client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json() == {"status": "ready", "model_version": "1", "registry": "unavailable"}
+        assert ready.json() == {"status": "ready", "model_version": "1", "registry": "unavailable", "needs": "none"}
         assert client.get("/v1/forecasts", params={"segment": "youth"}, headers=PLANNER).status_code == 200
         metrics = client.get("/metrics").text
         assert "needcast_registry_available 0.0" in metrics

@@ -298,6 +298,29 @@ def test_phone_width_has_no_sideways_scrolling(browser, server: Server) -> None:
                                 {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
 
 
+def test_a_scenario_drawn_wide_narrows_with_the_page_on_a_phone(browser, server: Server) -> None:
+    open_dashboard(browser, server, "plan-key")
+    wait_for_panels(browser)
+    part(browser, "event-name").send_keys("Кампания на телефоне")
+    for field, day in (("event-start", "2026-07-06"), ("event-end", "2026-07-15")):
+        browser.execute_script("arguments[0].value = arguments[1]", part(browser, field), day)
+    part(browser, "event-scenario").click()
+    wait_until(browser, _scenario_shown)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    try:  # a phone turned upright, or a window narrowed: the chart drawn 1366 wide must not widen the page
+        wait_until(browser, lambda b: b.execute_script(
+            "return document.documentElement.scrollWidth <= window.innerWidth"))
+        chart = part(browser, "scenario-chart").find_element(By.CSS_SELECTOR, "svg")
+        assert int(chart.get_attribute("width")) <= 390
+        # The form is one full-width field a row, not squeezed against the right edge.
+        name, form = part(browser, "event-name"), part(browser, "event-form")
+        assert name.size["width"] >= 0.9 * form.size["width"]
+    finally:
+        browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                {"width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
+
+
 def test_segments_regions_and_services_are_named_in_russian_and_english(browser, server: Server) -> None:
     open_dashboard(browser, server, "plan-key")
     wait_for_panels(browser)
@@ -607,3 +630,35 @@ def test_the_learned_effect_of_each_past_event_is_given(server: Server) -> None:
     # Demand tripled while they ran: the model credits them with a good part of it, never all of it.
     for campaign in campaigns:
         assert 0.2 * campaign["actual"] < campaign["effect"] < campaign["actual"], campaign
+
+
+def test_period_selector_sums_the_forecast_to_months_and_flags_partial_ones(browser, server: Server) -> None:
+    open_dashboard(browser, server, "plan-key")
+    wait_for_panels(browser)
+    chart = part(browser, "forecast-chart")
+    select = Select(part(browser, "period-select"))
+    assert [o.get_attribute("value") for o in select.options] == ["", "week", "month", "quarter"]
+
+    def figure_of(service: str):
+        return chart.find_element(By.CSS_SELECTOR, f"figure[data-service={service}]")
+
+    def forecast_points(service: str) -> int:
+        return len(figure_of(service).find_element(By.CSS_SELECTOR, "polyline.p50").get_attribute("points").split())
+
+    wait_until(browser, lambda _: forecast_points("svc0") == 28)
+    select.select_by_value("month")
+    wait_until(browser, lambda _: chart.get_attribute("data-period") == "month"
+               and chart.get_attribute("data-state") == "ready")
+    with server.client("plan-key") as client:
+        body = client.get("/v1/forecasts", params={"segment": "seg0", "region": "center", "service": "svc0",
+                                                   "period": "month"}).json()
+    months = body["items"]
+    assert sum(m["days"] for m in months) == 28 and any(m["partial"] for m in months)
+    wait_until(browser, lambda _: forecast_points("svc0") == len(months))
+    figure = figure_of("svc0")
+    assert len(figure.find_elements(By.CSS_SELECTOR, "rect.partial")) == sum(m["partial"] for m in months)
+    titles = [t.get_attribute("textContent") for t in figure.find_elements(By.CSS_SELECTOR, "rect.hit title")]
+    assert any("неполный период" in t for t in titles)
+    assert "Суммы за периоды" in chart.text
+    select.select_by_value("")
+    wait_until(browser, lambda _: chart.get_attribute("data-period") == "" and forecast_points("svc0") == 28)

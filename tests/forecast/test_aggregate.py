@@ -97,3 +97,15 @@ def test_dependence_is_fitted_to_the_backtest_totals(rho: float) -> None:
     actual = held.groupby("date")["y"].sum().to_numpy()
     inside = ((actual >= total["p10"].to_numpy()) & (actual <= total["p90"].to_numpy())).mean()
     assert 0.72 <= inside <= 0.88
+
+
+def test_a_level_without_its_own_calibration_takes_the_widest_fitted_one() -> None:
+    bottom = _bottom()
+    fitted = [{"summed": ["region"], "kappa_lo": 0.2, "kappa_hi": 0.4, "rows": 10},
+              {"summed": ["segment"], "kappa_lo": 0.6, "kappa_hi": 0.9, "rows": 10}]
+    widest = [{"summed": s, "kappa_lo": 0.6, "kappa_hi": 0.9, "rows": 10} for s in (["segment", "region"],)]
+    uncalibrated = aggregate(bottom, ["service"], fitted)  # the grand total was not in the backtest
+    assert uncalibrated[["p10", "p90"]].to_numpy() == pytest.approx(
+        aggregate(bottom, ["service"], widest)[["p10", "p90"]].to_numpy())
+    by_segment = aggregate(bottom, ["service", "segment"], fitted)  # its own kappas: narrower than the widest
+    assert (by_segment.eval("p90 - p10") < aggregate(bottom, ["service", "segment"], widest).eval("p90 - p10")).all()

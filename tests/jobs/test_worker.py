@@ -119,6 +119,10 @@ def test_schedule_settings() -> None:
 def test_worker_command(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
     monkeypatch.setenv("NEEDCAST_RETRAIN_CRON", "61 * * * *")
+    monkeypatch.setenv("NEEDCAST_WORKER_NICE", "0")  # the command runs in this process: keep its priority
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_MAX_THREADS",
+                     "VECLIB_MAXIMUM_THREADS"):  # the worker's thread cap, undone after the test
+        monkeypatch.setenv(variable, os.environ.get(variable, str(len(os.sched_getaffinity(0)))))
     from needcast.settings import get_settings
 
     get_settings.cache_clear()
