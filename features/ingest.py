@@ -272,7 +272,8 @@ def _usage_rows(good: pd.DataFrame, occurrences: _Occurrences) -> pd.DataFrame:
     content = content + "\x1f" + counts.astype(str)
     occurrence = occurrences.number(content)
     identity = content + "\x1f" + occurrence.astype(str)
-    hashes = [hashlib.sha256(s.encode()).hexdigest() for s in identity.tolist()]
+    # 128 bits of sha256 (a collision ~1e-21 likely at 1e9 rows), raw: the primary key of `usage_sources` (rev. 0006h).
+    hashes = [hashlib.sha256(s.encode()).digest()[:16] for s in identity.tolist()]
     return pd.DataFrame({"row_hash": hashes, "date": days, **{c: good[c].to_numpy() for c in SERIES_KEY},
                          "count": counts.to_numpy()})
 

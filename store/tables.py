@@ -40,7 +40,8 @@ usage = Table(
 usage_sources = Table(
     "usage_sources",
     metadata,
-    Column("row_hash", String(64), primary_key=True),
+    # Revision 0006h: the first 16 bytes of the row's sha256 (`features.ingest`), raw (was 64 hex characters).
+    Column("row_hash", LargeBinary(16), primary_key=True),
     # Set by the database (bulk loads included); rows from before revision 0002 carry the upgrade's time.
     Column("ingested_at", DateTime, nullable=False, index=True, server_default=text("CURRENT_TIMESTAMP")),
     # Revision 0005i: which ingest brought the row and its day, so a deleted source or day can come back.

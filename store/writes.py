@@ -19,7 +19,7 @@ __all__ = ["add_feedback", "add_usage", "stage_rows"]
 _USAGE_STAGE = "needcast_usage_stage"
 _FEEDBACK_STAGE = "needcast_feedback_stage"
 _USAGE_SUMS = "needcast_usage_sums"
-_USAGE_COLUMNS = {"row_hash": "text", "date": "date", "service": "text", "segment": "text", "region": "text",
+_USAGE_COLUMNS = {"row_hash": "bytea", "date": "date", "service": "text", "segment": "text", "region": "text",
                   "count": "bigint"}
 _FEEDBACK_COLUMNS = {"id": "text", "created_at": "timestamp", "text": "text", "text_hash": "text",
                      "segment": "text", "service": "text", "region": "text", "rating": "bigint", "channel": "text",
@@ -31,12 +31,15 @@ SQLITE_CACHE_KIB = 65_536
 
 def add_usage(conn: Connection, rows: pd.DataFrame, batch_id: str | None = None) -> int:
     """Add the rows whose `row_hash` is new: their counts go to their day (summed with what is stored) and their
-    hashes to `usage_sources`. `rows`: row_hash (unique), date (datetime64), service, segment, region, count.
+    hashes to `usage_sources`. `rows`: row_hash (16 bytes, unique), date (datetime64), service, segment, region, count.
     With `batch_id`, each hash records its ingest and day, and what the ingest added to each day goes to
     `usage_contributions` (so `store.deletes` can subtract it). Returns how many rows were new."""
     if rows.empty:
         return 0
-    _stage(conn, _USAGE_STAGE, _USAGE_COLUMNS, rows.assign(date=_day_text(rows["date"])))
+    hashes = rows["row_hash"]
+    if conn.dialect.name == "postgresql":  # COPY's text form of bytea
+        hashes = pd.Series(["\\x" + h.hex() for h in hashes.tolist()], index=rows.index)
+    _stage(conn, _USAGE_STAGE, _USAGE_COLUMNS, rows.assign(date=_day_text(rows["date"]), row_hash=hashes))
     merge_counts = (
         f'INSERT INTO usage ({_KEY}, "count") SELECT {_KEY}, SUM("count") FROM {{source}} WHERE true '
         f'GROUP BY {_KEY} ON CONFLICT ({_KEY}) DO UPDATE SET "count" = usage."count" + excluded."count"'
@@ -73,10 +76,9 @@ def _merge_usage_postgresql(conn: Connection, batch_id: str | None) -> int:
                          'segment text, region text, "count" bigint, rows bigint) ON COMMIT DROP')
     conn.exec_driver_sql(f"TRUNCATE {_USAGE_SUMS}")
     params = {"batch": batch_id}
-    # Hashes are hex: byte order sorts them as any collation does, and faster.
     conn.execute(text(
         f'WITH fresh AS (INSERT INTO usage_sources (row_hash, batch_id, "date") SELECT row_hash, :batch, "date" '
-        f'FROM {_USAGE_STAGE} ORDER BY row_hash COLLATE "C" ON CONFLICT DO NOTHING RETURNING row_hash) '
+        f'FROM {_USAGE_STAGE} ORDER BY row_hash ON CONFLICT DO NOTHING RETURNING row_hash) '
         f'INSERT INTO {_USAGE_SUMS} SELECT {_KEY}, SUM("count"), count(*) '
         f"FROM {_USAGE_STAGE} s JOIN fresh USING (row_hash) GROUP BY {_KEY}"), params)
     sums = f'SELECT {_KEY}, "count" FROM {_USAGE_SUMS} ORDER BY {_KEY}'

@@ -172,3 +172,44 @@ def test_the_baseline_revision_is_the_frozen_previous_schema(tmp_path: Path) -> 
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), baseline)
     assert [d for d in diff if d[0] != "remove_table" or d[1].name != "alembic_version"] == []
+
+
+def _old_release_hash(day: str, service: str, segment: str, region: str, count: int, occurrence: int) -> str:
+    """A usage row's hash as revision 0005i stored it: 64 hex characters of the sha256 of its identity."""
+    import hashlib
+
+    identity = "\x1f".join([day, service, segment, region, str(count), str(occurrence)])
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_hex_hashes_become_bytes_and_a_file_ingested_before_the_upgrade_adds_nothing(
+        backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    import pandas as pd
+
+    from features.ingest import ingest_frame
+
+    url = (f"sqlite:///{tmp_path}/hashes.db" if backend == "sqlite"
+           else _fresh_pg_database(request.getfixturevalue("pg_url"), "hashes"))
+    engine = make_engine(url)
+    upgrade(engine, "0005i")
+    old = _old_release_hash("2024-01-01", "s", "g", "r", 3, 0)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO usage_sources (row_hash) VALUES (:h), ('legacy')"), {"h": old})
+        conn.execute(text("INSERT INTO usage (date, service, segment, region, count) "
+                          "VALUES ('2024-01-01', 's', 'g', 'r', 3)"))
+    upgrade(engine)
+    assert _schema_diff(engine) == []
+    column = next(c for c in inspect(engine).get_columns("usage_sources") if c["name"] == "row_hash")
+    assert column["type"].python_type is bytes
+    with engine.connect() as conn:
+        stored = set(conn.execute(select(tables.usage_sources.c.row_hash)).scalars())
+    assert stored == {bytes.fromhex(old[:32]), b"legacy"}
+
+    row = pd.DataFrame({"date": ["2024-01-01", "2024-01-02"], "service": ["s", "s"], "segment": ["g", "g"],
+                        "region": ["r", "r"], "count": [3, 5]})
+    report = ingest_frame(engine, row, "usage", source="again")
+    assert (report.accepted, report.duplicates) == (1, 1)  # the row ingested before the upgrade is known
+    usage = load_usage(engine)
+    assert usage["count"].tolist() == [3, 5]
+    engine.dispose()
