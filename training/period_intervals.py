@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.contract import SERIES_KEY
 from features.series import split_series_id, to_period_start
-from training.aggregate_intervals import LevelDependence, fit_sum_kappa, sum_with_dependence
+from training.aggregate_intervals import LevelDependence, fit_sum_kappa, kappa_for, sum_with_dependence
 
 __all__ = ["PeriodDependence", "coarser_periods", "fit_period_dependence", "period_kappa"]
 
@@ -61,9 +61,4 @@ def period_kappa(dependence: PeriodDependence | None, period: str, summed: list[
     this table) takes 1, the summed quantiles: too wide rather than too narrow.
     """
     rows = [r for r in dependence or [] if r["period"] == period]
-    if not rows:
-        return 1.0, 1.0
-    for row in rows:
-        if set(row["summed"]) == set(summed):
-            return float(row["kappa_lo"]), float(row["kappa_hi"])
-    return max(float(r["kappa_lo"]) for r in rows), max(float(r["kappa_hi"]) for r in rows)
+    return kappa_for(rows, summed) if rows else (1.0, 1.0)
