@@ -344,8 +344,11 @@ def forecast(
     segment: Annotated[str, typer.Option(help="segment id")],
     region: Annotated[str | None, typer.Option(help="region (default: every region)")] = None,
     horizon: Annotated[int | None, typer.Option(min=1, max=366)] = None,
+    period: Annotated[str | None, typer.Option(
+        help="sum to day, week, month or quarter (as the API's `period`); default: the model's own periods")] = None,
 ) -> None:
     """Print the served forecast of one service and segment."""
+    from forecast.periods import PeriodError, to_periods
     from forecast.served import load_served
     from training.registry import champion_info
 
@@ -358,10 +361,18 @@ def forecast(
     rows = served.query(service, segment, region, horizon)
     if rows.empty:
         _fail(f"no series for service={service!r} segment={segment!r}" + (f" region={region!r}" if region else ""))
+    if period is not None:
+        try:
+            rows = to_periods(rows, period, served.meta["freq"], served.period_dependence)
+        except PeriodError as exc:
+            _fail(f"--period: {exc}")
     table = Table("date", "region", "p10", "p50", "p90",
                   title=f"{service} · {segment} — model v{served.version}, data until {served.meta['data_until']}")
+    if period is not None:
+        table.add_column("partial")
     for r in rows.itertuples(index=False):
-        table.add_row(r.date.strftime("%Y-%m-%d"), r.region, f"{r.p10:.1f}", f"{r.p50:.1f}", f"{r.p90:.1f}")
+        cells = [r.date.strftime("%Y-%m-%d"), r.region, f"{r.p10:.1f}", f"{r.p50:.1f}", f"{r.p90:.1f}"]
+        table.add_row(*cells, *(["yes" if r.partial else ""] if period is not None else []))
     out.print(table)
 
 

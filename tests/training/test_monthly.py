@@ -97,3 +97,11 @@ def test_train_monthly_then_refresh_and_serve_months(settings: Settings, tmp_pat
 
         refused = client.get("/v1/forecasts", params={"period": "week"}, headers=PLANNER)
         assert refused.status_code == 422 and "period" in refused.json()["detail"]
+
+    # The CLI sums the same way and refuses the same periods.
+    printed = runner.invoke(app, ["forecast", "--service", "C3", "--segment", "E09000006", "--period", "quarter"])
+    assert printed.exit_code == 0, printed.output
+    assert "2021-01-01" in printed.stdout and "2021-04-01" in printed.stdout and "2021-02-01" not in printed.stdout
+    assert f"{q[0]['p50']:.1f}" in printed.stdout
+    weekly = runner.invoke(app, ["forecast", "--service", "C3", "--segment", "E09000006", "--period", "week"])
+    assert weekly.exit_code == 1 and "--period" in weekly.output
