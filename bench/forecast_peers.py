@@ -11,6 +11,7 @@ sections are left as they are); `--quick` runs on a subset of series and only pr
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shlex
 import sys
 import time
@@ -32,8 +33,8 @@ from bench.levels import (
     zero_share_bins,
 )
 from bench.peer_cases import CASES, Case, CaseUnavailable, load_case
-from bench.peers import PEERS, PeerResult, run_peer
-from bench.reconcile import METHODS, reconcile_case
+from bench.peers import PEERS, FitStore, PeerResult, run_peer
+from bench.reconcile import INTERVAL_METHODS, METHODS, compare_intervals, reconcile_case
 from features.series import series_frame
 from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence
 from training.backtest import run_backtest
@@ -60,7 +61,8 @@ INTRO = (
     "(< 1: needcast is ahead); coverage is the share of actuals inside p10-p90 (nominal 0.80); seconds are fit + "
     "predict (needcast: its backtest, calibration and final fit) with the ratio to mlforecast + LightGBM. "
     "Tables dated 2026-12 were timed on a shared 2-core machine under heavy load from other jobs: compare "
-    "seconds within a table only."
+    "seconds within a table only. A fit that `--predictions` kept from an earlier run on the same history is read "
+    "back with the seconds of the run that fitted it."
 )
 LEVELS_SECTION = "## Totals: intervals and accuracy at every level"
 LEVELS_INTRO = (
@@ -72,8 +74,10 @@ LEVELS_INTRO = (
     "28 held-out days a single total's coverage moves in steps of 0.036 (of 8 weeks: 0.125), so read the "
     "levels with few series together. `--reconcile` adds bottom-up against MinT (shrink) and ERM from "
     "hierarchicalforecast, on base forecasts of needcast's model fitted on every node (`bench/reconcile.py`); "
-    "the volume table splits needcast's bottom-level series by their mean volume per period. The first row of "
-    "each table is the bottom level: its band is the series' own, so both needcast columns show it."
+    "`--intervals` adds the served bands against hierarchicalforecast's probabilistic reconciliation (bootstrap, "
+    "conformal, PERMBU) of needcast's served bottom-level forecasts; the volume table splits needcast's "
+    "bottom-level series by their mean volume per period. The first row of each table is the bottom level: its "
+    "band is the series' own, so both needcast columns show it."
 )
 NEEDCAST = "needcast"
 INDEPENDENT = "needcast, independent errors (before)"
@@ -124,6 +128,42 @@ def run_needcast(case: Case, config: DemandConfig) -> NeedcastResult:
                           fit_seconds, dependence, backtest.cv, config.interval)
 
 
+def fit_store(predictions: Path | None, case: Case) -> FitStore | None:
+    """Where the case's fits are kept under `--predictions` (none without it)."""
+    return FitStore(predictions / case.name / "fits") if predictions is not None else None
+
+
+def _config_key(case: Case, config: DemandConfig) -> str:
+    return f"{case.history_key()}-{hashlib.sha256(repr(config).encode()).hexdigest()[:12]}"
+
+
+def stored_needcast(case: Case, config: DemandConfig, store: FitStore | None) -> NeedcastResult:
+    """`run_needcast`, read from `store` where it holds a fit of the same history and config (and written there)."""
+    key = _config_key(case, config)
+    if store is not None and (kept := store.load(NEEDCAST, key)) is not None:
+        frames, meta = kept
+        cv = frames["backtest"]
+        return NeedcastResult(frames["pred"], meta["seconds"], meta["fit_seconds"],
+                              fit_aggregate_dependence(cv, config.interval), cv, config.interval)
+    ours = run_needcast(case, config)
+    if store is not None:
+        store.save(NEEDCAST, key, {"pred": ours.pred, "backtest": ours.cv}, seconds=ours.seconds,
+                   fit_seconds=ours.fit_seconds)
+    return ours
+
+
+def stored_reconcile(case: Case, config: DemandConfig,
+                     store: FitStore | None) -> tuple[dict[str, dict[str, float]], float]:
+    """`reconcile_case`, read from `store` where it holds one of the same history and config (and written there)."""
+    key = _config_key(case, config)
+    if store is not None and (kept := store.load("reconciliation", key)) is not None:
+        return kept[1]["scores"], kept[1]["seconds"]
+    scores, seconds = reconcile_case(case, config)
+    if store is not None:
+        store.save("reconciliation", key, {}, scores=scores, seconds=seconds)
+    return scores, seconds
+
+
 def score(case: Case, pred: pd.DataFrame) -> dict[str, float]:
     """WAPE, MASE, scaled quantile loss and coverage of held-out predictions against the actuals."""
     rows = case.actual.merge(pred, on=["unique_id", "ds"], how="left")
@@ -156,6 +196,8 @@ class CaseResult:
     bins: pd.DataFrame | None = None
     reconciled: dict[str, dict[str, float]] | None = None  # level -> method -> WAPE of the mean
     reconcile_seconds: float = 0.0
+    intervals: dict[str, dict[str, dict[str, float]]] | None = None  # level -> interval method -> metrics
+    intervals_seconds: float = 0.0
 
 
 def sample_series(case: Case, n: int, seed: int = 0) -> Case:
@@ -165,28 +207,34 @@ def sample_series(case: Case, n: int, seed: int = 0) -> Case:
 
 
 def run_case(case: Case, config: DemandConfig, threads: int = 1, peers: list[str] | None = None,
-             predictions: Path | None = None) -> CaseResult:
+             predictions: Path | None = None, intervals: bool = False) -> CaseResult:
     """Every peer and needcast on one case, at the bottom level and at each level of totals.
 
-    `predictions`: a folder to write every model's held-out predictions of every node into (one CSV per model).
+    `predictions`: a folder to write every model's held-out predictions of every node into (one CSV per model);
+    its `fits` subfolder keeps each fit as it finishes, and a later run on the same history reads them back.
+    `intervals`: also needcast's served bands against hierarchicalforecast's probabilistic reconciliation.
     """
     peers = list(PEERS) if peers is None else peers
     levels = case_levels(case)
     nodes, node_ids = node_case(case, levels)
+    store = fit_store(predictions, case)
     fitted = {}  # each peer fits once on every node; its seconds are that one fit's
     rows = []
     for name in peers:
-        fitted[name] = run_peer(name, nodes, threads)
+        fitted[name] = run_peer(name, nodes, threads, store)
         bottom = fitted[name].pred[fitted[name].pred["unique_id"].isin(node_ids[levels[0].name])]
         rows.append(Row(name, score(case, bottom), fitted[name].seconds, fitted[name].fit_seconds))
         print(f"  {name}: {_brief(rows[-1])}", file=sys.stderr)
-    ours = run_needcast(case, config)
+    ours = stored_needcast(case, config, store)
     rows.append(Row(NEEDCAST, score(case, ours.pred), ours.seconds, ours.fit_seconds))
     print(f"  {NEEDCAST}: {_brief(rows[-1])}", file=sys.stderr)
     bins = [volume_bins(case, ours.pred, ours.cv), zero_share_bins(case, ours.pred, ours.cv)]
     if predictions is not None:
         _write_predictions(predictions / case.name, case, levels, fitted, ours)
     out = CaseResult(rows, bins=pd.concat(bins, ignore_index=True))
+    if intervals:
+        out.intervals, out.intervals_seconds = compare_intervals(case, ours.pred, ours.cv, ours.dependence,
+                                                                 ours.interval)
     for level in levels:  # the bottom level too: its band is its own at any dependence
         on_level = level_case(case, level)
         level_rows = []
@@ -252,7 +300,23 @@ def levels_table(case: Case, result: CaseResult, command: str, note: str = "") -
     head = [f"### {case.name}", "",
             f"{case.source}; {case.history['unique_id'].nunique()} series{note}, origin {case.cutoff.date()}.", "",
             f"`{command}` — {date.today().isoformat()}", ""]
-    return "\n".join(head + _level_lines(result) + _reconcile_lines(result) + _bin_lines(result))
+    return "\n".join(head + _level_lines(result) + _reconcile_lines(result) + _interval_lines(result)
+                     + _bin_lines(result))
+
+
+def _interval_lines(result: CaseResult) -> list[str]:
+    if not result.intervals:
+        return []
+    lines = [f"Probabilistic reconciliation (`--intervals`, {result.intervals_seconds:.0f} s): needcast's bottom-level "
+             "forecasts summed bottom-up, with the served bands (dependence fitted on the backtest's totals) or "
+             "hierarchicalforecast's BottomUp with " + ", ".join(INTERVAL_METHODS) + " intervals over the same "
+             "backtest rows (PERMBU: strict chains of levels only); held out: WAPE of p50 | SQL | cov | width; "
+             "backtest cov: each window with the other windows' rows, pooled.", "",
+             "| level | method | WAPE | SQL | cov | width | backtest cov |", "|---" * 7 + "|"]
+    for level, by_method in result.intervals.items():
+        for method, m in by_method.items():
+            lines.append(f"| {level} | {method} | {_cells(m)} | {m['backtest_coverage']:.2f} |")
+    return [*lines, ""]
 
 
 def _reconcile_lines(result: CaseResult) -> list[str]:
@@ -353,8 +417,11 @@ def main(argv: list[str] | None = None) -> int:
                         + ", ".join(PEERS))
     parser.add_argument("--reconcile", action="store_true",
                         help="also bottom-up vs MinT shrink and ERM (hierarchicalforecast) on every level")
+    parser.add_argument("--intervals", action="store_true", help="also the served bands of totals vs "
+                        "hierarchicalforecast's bootstrap, conformal and PERMBU reconciliation")
     parser.add_argument("--print-only", action="store_true", help="print the tables, leave docs/benchmarks.md")
-    parser.add_argument("--predictions", type=Path, help="write every model's held-out predictions of every node here")
+    parser.add_argument("--predictions", type=Path, help="write every model's held-out predictions of every node "
+                        "here; fits kept there from an earlier run on the same history are read, not refitted")
     args = parser.parse_args(argv)
     peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     if unknown := [p for p in peers if p not in PEERS]:
@@ -378,9 +445,10 @@ def main(argv: list[str] | None = None) -> int:
             case = sample_series(case, args.series)
         print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
         config = needcast_config(case, threads=args.threads)
-        result = run_case(case, config, args.threads, peers, args.predictions)
+        result = run_case(case, config, args.threads, peers, args.predictions, args.intervals)
         if args.reconcile:
-            result.reconciled, result.reconcile_seconds = reconcile_case(case, config)
+            result.reconciled, result.reconcile_seconds = stored_reconcile(case, config,
+                                                                           fit_store(args.predictions, case))
         if peers:  # the section of peers keeps its tables where this run fitted none
             tables[name] = table(case, result, command.strip(), note)
             print(tables[name])

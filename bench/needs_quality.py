@@ -40,14 +40,16 @@ SECTION = "## Emerging needs"
 Encode = Callable[[list[str]], np.ndarray]
 
 
-def cached_encoder() -> CachedEncoder:
+def cached_encoder(cache: Path | None = None) -> CachedEncoder:
+    """The configured encoder behind the product's embedding cache in the SQLite file `cache`
+    (default: `bench_embeddings.db` beside the models)."""
     from needcast.settings import get_settings
     from store.engine import get_engine
     from text.embedding_cache import CachedEncoder
     from text.encoders import TextEncoder
 
     settings = get_settings()
-    cache = settings.models_dir.parent / "bench_embeddings.db"
+    cache = cache or settings.models_dir.parent / "bench_embeddings.db"
     cache.parent.mkdir(parents=True, exist_ok=True)
     return CachedEncoder(TextEncoder.load(settings.embedding_model, settings.models_dir),
                          get_engine(f"sqlite:///{cache}"))

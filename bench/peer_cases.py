@@ -7,6 +7,7 @@ whose file is absent raises `CaseUnavailable` with a message saying which file i
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,6 +53,11 @@ class Case:
     @property
     def mlf_freq(self) -> str:
         return {"D": "D", "W": "W-MON", "M": "MS"}[self.freq]
+
+    def history_key(self) -> str:
+        """A digest of the history's series, periods and values, the frequency and `h`: what a fit saw."""
+        rows = pd.util.hash_pandas_object(self.history[["unique_id", "ds", "y"]], index=False).to_numpy()
+        return hashlib.sha256(rows.tobytes() + f"{self.freq}|{self.h}".encode()).hexdigest()[:20]
 
 
 def _require(name: str) -> Path:

@@ -4,13 +4,18 @@ their median, mlforecast + LightGBM, and neuralforecast's NHITS (a small global 
 Each peer fits on a case's history and predicts its `h` held-out periods with 80% intervals; the result
 is a frame `unique_id, ds, p10, p50, p90` plus the seconds fit and predict took together. The median
 ensemble takes the median of the three statistical models' p10, p50 and p90; its seconds are their sum.
+A fit can be kept in a folder (`FitStore`) and read back by a later run on the same history, so a long case
+runs in several short sittings.
 """
 
 from __future__ import annotations
 
+import json
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -23,7 +28,7 @@ from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
 
 from bench.peer_cases import Case
 
-__all__ = ["PEERS", "PeerResult", "run_peer"]
+__all__ = ["PEERS", "FitStore", "PeerResult", "run_peer"]
 
 LEVEL = 80
 # AutoTheta and AutoARIMA see the last two years of a daily history and three of a weekly one (their fit time
@@ -69,29 +74,17 @@ def _stats_model(case: Case, model, periods: int | None = None) -> PeerResult:
     return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], seconds, seconds)
 
 
-_STATS_CACHE: dict[tuple, PeerResult] = {}  # the last fits, reused by the median ensemble
-
-
-def _cached(case: Case, name: str, model, periods: int | None = None) -> PeerResult:
-    key = (case.name, len(case.history), case.history["unique_id"].iloc[0], float(case.history["y"].sum()), name)
-    if key not in _STATS_CACHE:
-        if len(_STATS_CACHE) > 16:
-            _STATS_CACHE.clear()
-        _STATS_CACHE[key] = _stats_model(case, model, periods)
-    return _STATS_CACHE[key]
-
-
 def seasonal_naive(case: Case, threads: int) -> PeerResult:
     return _stats_model(case, SeasonalNaive(season_length=case.season))
 
 
 def auto_ets(case: Case, threads: int) -> PeerResult:
     # statsforecast fits no seasonal component for season_length > 24 (weekly data): it falls back to ZZN.
-    return _cached(case, "AutoETS", AutoETS(season_length=case.season))
+    return _stats_model(case, AutoETS(season_length=case.season))
 
 
 def auto_theta(case: Case, threads: int) -> PeerResult:
-    return _cached(case, "AutoTheta", AutoTheta(season_length=case.season), RECENT[case.freq])
+    return _stats_model(case, AutoTheta(season_length=case.season), RECENT[case.freq])
 
 
 def auto_arima(case: Case, threads: int) -> PeerResult:
@@ -102,12 +95,11 @@ def auto_arima(case: Case, threads: int) -> PeerResult:
     """
     season = 1 if case.freq == "W" else case.season
     model = AutoARIMA(season_length=season, approximation=True, max_p=2, max_q=2)
-    return _cached(case, "AutoARIMA", model, ARIMA_RECENT[case.freq])
+    return _stats_model(case, model, ARIMA_RECENT[case.freq])
 
 
-def stats_median(case: Case, threads: int) -> PeerResult:
-    """Median of AutoETS, AutoTheta and AutoARIMA, quantile by quantile (the fits are the ones above)."""
-    parts = [auto_ets(case, threads), auto_theta(case, threads), auto_arima(case, threads)]
+def median_of(parts: list[PeerResult]) -> PeerResult:
+    """The median of several peers' predictions, quantile by quantile; its seconds are the sum of theirs."""
     keyed = [p.pred.set_index(["unique_id", "ds"])[["p10", "p50", "p90"]] for p in parts]
     stacked = np.stack([k.reindex(keyed[0].index).to_numpy() for k in keyed])
     pred = pd.DataFrame(np.median(stacked, axis=0), index=keyed[0].index, columns=["p10", "p50", "p90"])
@@ -166,16 +158,66 @@ def mlforecast_lgbm(case: Case, threads: int) -> PeerResult:
     return PeerResult(pred[["unique_id", "ds", "p10", "p50", "p90"]], seconds, fit_seconds)
 
 
-PEERS = {
+FITS: dict[str, Callable[[Case, int], PeerResult]] = {
     "seasonal naive": seasonal_naive,
     "AutoETS": auto_ets,
     "AutoTheta": auto_theta,
     "AutoARIMA": auto_arima,
-    "median of ETS+Theta+ARIMA": stats_median,
     "mlforecast + LightGBM": mlforecast_lgbm,
     "NHITS": nhits,
 }
+ENSEMBLES = {"median of ETS+Theta+ARIMA": ("AutoETS", "AutoTheta", "AutoARIMA")}
+PEERS = ("seasonal naive", "AutoETS", "AutoTheta", "AutoARIMA", "median of ETS+Theta+ARIMA", "mlforecast + LightGBM",
+         "NHITS")
 
 
-def run_peer(name: str, case: Case, threads: int) -> PeerResult:
-    return PEERS[name](case, threads)
+@dataclass(frozen=True)
+class FitStore:
+    """A folder of fits on one case's history: `{name}.parquet` per frame and `{name}.json` (seconds, history key).
+
+    A fit is read back only where its key is the case's (same series, periods and values, same `h`); it is
+    written as soon as it is done, so a run stopped part-way resumes after the last finished fit. Clear the
+    folder when a model's code or settings change.
+    """
+
+    folder: Path
+
+    def load(self, name: str, key: str) -> tuple[dict[str, pd.DataFrame], dict] | None:
+        meta_path = self.folder / f"{name}.json"
+        if not meta_path.exists():
+            return None
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("key") != key:
+            return None
+        return {part: pd.read_parquet(self.folder / f"{name}.{part}.parquet") for part in meta["frames"]}, meta
+
+    def save(self, name: str, key: str, frames: dict[str, pd.DataFrame], **meta: object) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"{name}.json").unlink(missing_ok=True)  # an older fit's frames are being replaced
+        for part, frame in frames.items():
+            frame.to_parquet(self.folder / f"{name}.{part}.parquet", index=False)
+        text = json.dumps({"key": key, "frames": list(frames), **meta})
+        (self.folder / f"{name}.json").write_text(text, encoding="utf-8")  # last: a fit without it is not read
+
+
+_MEMO: dict[tuple[str, str], PeerResult] = {}  # this process's fits: the median ensemble reuses its parts
+
+
+def run_peer(name: str, case: Case, threads: int, store: FitStore | None = None) -> PeerResult:
+    """One peer's held-out predictions on the case: from this run, from `store`, or fitted now (and stored)."""
+    key = case.history_key()
+    if (key, name) in _MEMO:
+        return _MEMO[(key, name)]
+    if name in ENSEMBLES:
+        result = median_of([run_peer(part, case, threads, store) for part in ENSEMBLES[name]])
+    elif store is not None and (kept := store.load(name, key)) is not None:
+        frames, meta = kept
+        result = PeerResult(frames["pred"], meta["seconds"], meta["fit_seconds"])
+    else:
+        result = FITS[name](case, threads)
+        if store is not None:
+            store.save(name, key, {"pred": result.pred}, seconds=result.seconds, fit_seconds=result.fit_seconds)
+    if len(_MEMO) > 32:
+        _MEMO.clear()
+    _MEMO[(key, name)] = result
+    return result

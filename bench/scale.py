@@ -12,7 +12,8 @@ Usage: `.venv/bin/python -m bench scale [--series 180,1800] [--backends sqlite,p
 - Reads: the whole history, the last 365 days, and 10% of the series through `store.reads.load_usage`, against
   what the same read cost before (SQLAlchemy row mappings into pandas) and `pandas.read_sql` on the engine;
   median of 3 (one run from 1,000 series up).
-- PostgreSQL is a throwaway server (`tests.postgres.postgres_server`, fsync off as in the tests).
+- PostgreSQL is a throwaway server with the production settings of `deploy/compose.yaml` (`production_server`:
+  its shared buffers, WAL and checkpoint sizes; fsync on), not the tests' server (defaults, fsync off).
 - Hooks: `train_figures(...)` and `needs_figures(...)` return the training and needs sections' rows when
   `bench/scale_training.py` / `bench/scale_needs.py` exist (imported lazily; skipped when absent).
 Writes the section `## Scale` of `docs/benchmarks.md`; `--quick` (180 series, no docs) only prints.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib
+import itertools
 import os
 import shutil
 import statistics
@@ -157,9 +159,25 @@ def database(backend: str, folder: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{folder}/needcast.db"
         return
+    with production_server() as url:
+        yield url
+
+
+def production_settings(compose: Path = ROOT / "deploy" / "compose.yaml") -> list[str]:
+    """The `-c name=value` settings of the production compose file's PostgreSQL service."""
+    import yaml
+
+    command = yaml.safe_load(compose.read_text())["services"]["postgres"].get("command", [])
+    return [value for flag, value in itertools.pairwise(command) if flag == "-c"]
+
+
+@contextmanager
+def production_server() -> Iterator[str]:
+    """A throwaway PostgreSQL server (initdb + pg_ctl on a free loopback port) with the production settings
+    (`production_settings`; fsync on, as in production), unlike the tests' server (defaults, fsync off)."""
     from tests.postgres import postgres_server
 
-    with postgres_server() as url:
+    with postgres_server(settings=production_settings(), fsync=True) as url:
         if url is None:
             raise RuntimeError("PostgreSQL is not installed (initdb/pg_ctl not found)")
         yield url
@@ -369,6 +387,7 @@ database: wall time (with the machine's 1-minute load average: other work on the
 seconds (the CLI process, plus PostgreSQL's backends: what the ingest costs whatever else runs) and the child's
 peak RSS; "again" is the same file a second time (every row a duplicate; files up to 500,000 rows).
 "plain COPY" is PostgreSQL loading the same CSV into a table without keys, hashes or validation: the floor.
+PostgreSQL runs with the production settings of `deploy/compose.yaml` ({", ".join(production_settings())}; fsync on).
 Reads (median of 3): the whole history as before (SQLAlchemy row mappings) / `pandas.read_sql` / now
 (`store.reads.load_usage`: PostgreSQL `COPY ... TO STDOUT` into pyarrow; SQLite's cursor in batches), then
 windows through `load_usage(since=...)` and `load_usage(series=...)`; from 1,000 series up one run each, and

@@ -13,6 +13,12 @@ Usage: `.venv/bin/python -m bench scale_training [--series 300,1200] [--dask] [-
 - Each measurement runs in its own child process: wall seconds of the step inside it, the child's peak RSS
   (`bench.scale.PeakRss`), full LightGBM fits made, backtest WAPE, and the held-out WAPE of the fitted model on
   the 28 days after the training data (single process vs Dask).
+- postgres (`--kinds postgres --no-reference --no-docs`): the whole `needcast train --horizon 28` in a child
+  process on a throwaway PostgreSQL server (`tests.postgres.postgres_server`) whose `usage` table was loaded with
+  N series x 3 years by `COPY` (not through `needcast ingest`, measured in `## Scale`: 110 M rows would take over
+  an hour), the last 28 days held out: wall seconds, the command's peak RSS, the load average, LightGBM fits and
+  the held-out WAPE of the served p50 over every series; the command's timed log in `FOLDER/postgres-N/train.log`
+  with `--profile FOLDER`.
 Writes the section `## Training at scale` of `docs/benchmarks.md` unless `--no-docs`.
 """
 
@@ -33,9 +39,10 @@ import pandas as pd
 SECTION = "## Training at scale"
 HELD_OUT_DAYS = 28
 KINDS = ("reference", "legacy", "large", "dask")
-OTHER_KINDS = ("cli", "compare", "sampled")
+OTHER_KINDS = ("cli", "compare", "sampled", "postgres")
 """cli: the whole `needcast train` command; compare: held-out WAPE of one final fit, Dask vs single process;
-sampled: the global model fitted on a seeded sample of SAMPLED_SERIES series, then every series forecast."""
+sampled: the global model fitted on a seeded sample of SAMPLED_SERIES series, then every series forecast;
+postgres: the whole `needcast train` on a PostgreSQL store loaded by `COPY` (`_postgres_command`)."""
 SAMPLED_SERIES = 2_000
 # The backtest layout of each kind: legacy, the one before this release; now, `DemandConfig.for_series`'s choice;
 # large, its choice beyond LARGE_PANEL series (forced, to measure it on fewer series); dask, `large` on Dask.
@@ -170,6 +177,138 @@ def _whole_command(series: int, folder: Path, profile: bool) -> dict[str, float]
             "rows": report.accepted, "fits": fits}
 
 
+def _copy_usage(url: str, series: int, held_out_from: pd.Timestamp) -> tuple[int, pd.DataFrame]:
+    """`bench.scale.usage_blocks` into the store's `usage` table by PostgreSQL `COPY` (no ingest: no row hashes,
+    no provenance; training reads `usage` alone). Days from `held_out_from` on are kept out and returned."""
+    import pyarrow as pa
+    from pyarrow import csv
+    from sqlalchemy import text
+
+    from bench.scale import usage_blocks
+    from store.engine import get_engine
+
+    engine = get_engine(url)  # the schema, as the CLI would create it
+    rows, held = 0, []
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:
+            for block in usage_blocks(series, block_days=28):
+                late = pd.to_datetime(block["date"]) >= held_out_from
+                held.append(block[late])
+                block = block[~late]
+                buffer = pa.BufferOutputStream()
+                csv.write_csv(pa.Table.from_pandas(block, preserve_index=False), buffer,
+                              csv.WriteOptions(include_header=False))
+                with cursor.copy('COPY usage ("date", service, segment, region, "count") FROM STDIN (FORMAT csv)') \
+                        as copy:
+                    copy.write(memoryview(buffer.getvalue()))
+                rows += len(block)
+        raw.commit()
+    finally:
+        raw.close()
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE usage"))
+    engine.dispose()
+    return rows, pd.concat(held, ignore_index=True)
+
+
+def _served_wape(url: str, held: pd.DataFrame) -> tuple[float, int]:
+    """WAPE of the served p50 over every served series and day against the held-out days (absent: 0 requests),
+    and how many series are served."""
+    from sqlalchemy import text
+
+    from store.engine import get_engine
+
+    engine = get_engine(url)
+    keys = ["service", "segment", "region", "date"]
+    with engine.connect() as conn:
+        served = pd.DataFrame(conn.execute(text(f"SELECT {', '.join(keys)}, p50 FROM served_forecasts")).all(),
+                              columns=[*keys, "p50"])
+    engine.dispose()
+    served["date"] = pd.to_datetime(served["date"])
+    actual = held.assign(date=pd.to_datetime(held["date"]), y=held["count"].astype(float))[[*keys, "y"]]
+    both = served.merge(actual, on=keys, how="left").fillna({"y": 0.0})
+    missed = len(actual) - int(both["y"].gt(0).sum())  # held-out rows of days or series not served
+    if missed:
+        print(f"{missed} held-out rows not served", file=sys.stderr)
+    return float((both["y"] - both["p50"]).abs().sum() / actual["y"].sum()), served[keys[:3]].drop_duplicates().shape[0]
+
+
+def _postgres_command(series: int, folder: Path) -> dict[str, float]:
+    """`needcast train --horizon 28` in a child process on a PostgreSQL store (`tests.postgres.postgres_server`)
+    whose `usage` holds the series' 3 years but the last HELD_OUT_DAYS, loaded by `COPY` (not timed with the
+    command): wall seconds, peak RSS of the command, load average, and the held-out WAPE of what it served."""
+    from bench.scale import END, PeakRss
+    from tests.postgres import postgres_server
+
+    home = folder / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    with postgres_server() as url:
+        if url is None:
+            raise RuntimeError("PostgreSQL is not installed (initdb/pg_ctl not found)")
+        start = time.perf_counter()
+        rows, held = _copy_usage(url, series, pd.Timestamp(END) - pd.Timedelta(days=HELD_OUT_DAYS - 1))
+        load_s = time.perf_counter() - start
+        print(f"{rows:,} usage rows loaded in {load_s:.0f} s", file=sys.stderr, flush=True)
+        env = {**os.environ, "NEEDCAST_HOME": str(home), "NEEDCAST_DATABASE_URL": url,
+               "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlruns/mlflow.db", "PYTHONPATH": str(Path.cwd()),
+               "NEEDCAST_LOG_LEVEL": "INFO"}
+        env.pop("NEEDCAST_DASK_SCHEDULER", None)
+        load_before = os.getloadavg()[0]
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, "-m", "needcast", "train", "--horizon", str(HELD_OUT_DAYS)],
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        peak = PeakRss(proc.pid)
+        log_lines = []
+        with (folder / "train.log").open("w", encoding="utf-8") as log:
+            for line in proc.stdout:  # the command's steps, timed as they come
+                log_lines.append(f"{time.perf_counter() - start:7.1f}s {line.rstrip()}")
+                print(log_lines[-1], file=log, flush=True)
+        status = proc.wait()
+        seconds = time.perf_counter() - start
+        rss = peak.stop()
+        load_after = os.getloadavg()[0]
+        if status != 0:
+            raise RuntimeError(f"needcast train failed: {log_lines[-20:]}")
+        wape, served_series = _served_wape(url, held)
+        serving = _serving_start(folder, env)
+    return {"seconds": seconds, "command_rss_mib": rss, "load_s": load_s, "rows": rows, "held_out_wape": wape,
+            "served_series": served_series, "load_avg": f"{load_before:.1f}-{load_after:.1f}",
+            "fits": _logged_fits(env["MLFLOW_TRACKING_URI"]), **serving}
+
+
+def _serving_start(folder: Path, env: dict[str, str]) -> dict[str, float]:
+    """`needcast serve` (one worker) on the trained store: seconds until /readyz answers 200, the first and a
+    repeated /v1/forecasts of one service and segment (ms; after a first look-up of a segment's services), and
+    the server's peak RSS (MiB) over all of it."""
+    import httpx
+
+    from bench.load import KEYS, start_server
+    from bench.scale import PeakRss
+
+    env = {**env, "NEEDCAST_API_KEYS": f"{KEYS['planner']}:planner"}
+    start = time.perf_counter()
+    process, url = start_server(folder, env, None, timeout=1800)
+    ready_s = time.perf_counter() - start
+    peak = PeakRss(process.pid)
+    try:
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {KEYS['planner']}"}, timeout=600) as c:
+            segment = c.get("/v1/segments").json()["items"][0]["segment"]
+            service = c.get("/v1/forecasts", params={"segment": segment, "horizon": 1}).json()["items"][0]["service"]
+            timings = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                answer = c.get("/v1/forecasts", params={"service": service, "segment": segment})
+                timings.append((time.perf_counter() - t0) * 1000)
+                answer.raise_for_status()
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+        rss = peak.stop()
+    return {"serve_ready_s": ready_s, "first_forecast_ms": timings[0], "again_forecast_ms": timings[1],
+            "server_rss_mib": rss}
+
+
 def _logged_fits(tracking_uri: str) -> int:
     from mlflow import MlflowClient
 
@@ -234,6 +373,9 @@ def child(kind: str, series: int, folder: Path, profile: bool = False) -> None:
     """One measurement in this process; prints its figures as JSON."""
     if kind == "cli":
         print(json.dumps(_whole_command(series, folder, profile)))
+        return
+    if kind == "postgres":
+        print(json.dumps(_postgres_command(series, folder)))
         return
     usage = usage_frame(series)
     figures = (_reference(usage) if kind == "reference" else _compare(usage) if kind == "compare"

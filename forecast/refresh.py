@@ -11,15 +11,17 @@ import pandas as pd
 from mlflow import MlflowClient
 from sqlalchemy import Engine
 
+from features.contract import SERIES_KEY
 from features.series import period_days
 from forecast.insights import build_insights, store_insights, topic_service_matches
 from forecast.needs import load_needs, refresh_needs, store_needs
+from forecast.segments import RECENT_DAYS
 from forecast.served import ServedForecasts, refresh_forecasts
-from store.reads import load_feedback, load_services, load_usage
+from store.reads import load_feedback, load_series_spans, load_services, load_usage
 from training.needs_snapshot import NeedsSnapshot
 from training.needs_training import NeedsConfig
 
-__all__ = ["RefreshResult", "daily_rates", "refresh_all", "refresh_insights"]
+__all__ = ["RefreshResult", "daily_rates", "insights_usage", "refresh_all", "refresh_insights"]
 
 log = logging.getLogger(__name__)
 Encode = Callable[[list[str]], np.ndarray]
@@ -42,10 +44,26 @@ def daily_rates(table: pd.DataFrame, freq: str) -> pd.DataFrame:
     return table.assign(**{c: table[c] / days for c in ("p10", "p50", "p90", "mean")})
 
 
+def insights_usage(engine: Engine, recent_days: int = RECENT_DAYS) -> pd.DataFrame:
+    """The usage segment summaries and suggestions read: every series' last `2 * recent_days` days, and a zero
+    at each series' last day (so each counts in its segment's series, services and regions).
+
+    Their answers are the whole history's (they sum recent days and list keys) from a few weeks of rows, so
+    memory follows the series count, not the history's length.
+    """
+    spans = load_series_spans(engine)
+    if spans.empty:
+        return load_usage(engine)
+    since = spans["last"].max() - pd.Timedelta(days=2 * recent_days)
+    recent = load_usage(engine, since=since)
+    marks = spans[SERIES_KEY].assign(date=spans["last"], count=0.0)
+    return pd.concat([recent, marks[recent.columns]], ignore_index=True)
+
+
 def refresh_insights(engine: Engine, served: ServedForecasts, needs: NeedsSnapshot | None,
                      encode: Encode | None) -> dict:
     """Segments and suggestions for the served version, from its forecasts and the served needs."""
-    usage = load_usage(engine)
+    usage = insights_usage(engine)
     feedback = load_feedback(engine, ["created_at", "segment", "service", "rating"])
     services = load_services(engine)
     matches = None

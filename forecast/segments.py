@@ -5,11 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["segment_summaries"]
+__all__ = ["RECENT_DAYS", "segment_summaries"]
+
+RECENT_DAYS = 28
+"""Days of recent demand that segments and suggestions compare with the forecast (and the days before them)."""
 
 
 def segment_summaries(usage: pd.DataFrame, feedback: pd.DataFrame, forecasts: pd.DataFrame,
-                      recent_days: int = 28) -> list[dict]:
+                      recent_days: int = RECENT_DAYS) -> list[dict]:
     """One dict per segment: series count, services, regions, recent volume, trend and mean rating.
 
     `trend` is the forecast daily mean over the horizon against the recent daily mean (-0.1 = 10% down).

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from forecast.segments import RECENT_DAYS
+
 __all__ = ["LIFE_EVENTS", "SuggestionWeights", "life_event_name", "segment_suggestions"]
 
 LIFE_EVENTS = {
@@ -69,7 +71,7 @@ def segment_suggestions(
     emerging: list[dict],
     similarity: pd.DataFrame | None,
     weights: SuggestionWeights = SuggestionWeights(),
-    recent_days: int = 28,
+    recent_days: int = RECENT_DAYS,
 ) -> list[dict]:
     """Ranked suggestions for one segment: service, name, score and reasons {ru: [...], en: [...]}.
 

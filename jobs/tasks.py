@@ -18,19 +18,22 @@ from sqlalchemy import Engine
 from features.contract import Kind
 from features.ingest import IngestReport, ingest_frame
 from features.readers import read_table
+from features.series import series_id
 from forecast.needs import feedback_with_topics, load_needs, store_needs
 from forecast.refresh import refresh_all, refresh_insights
 from forecast.served import ServedForecasts, load_served, refresh_forecasts
 from needcast.settings import Settings
 from store.engine import get_engine
-from store.reads import load_events, load_feedback, load_usage, usage_last_day
+from store.reads import load_events, load_feedback, load_series_spans, load_usage
 from training.config import DemandConfig
+from training.demand_model import sample_ids
 from training.demand_training import DemandRun, history_start, train_demand
 from training.distributed import training_engine
 from training.needs_training import NeedsConfig, NeedsRun, train_needs
 from training.registry import DEMAND_MODEL, NEEDS_MODEL, champion_info, configure
 
 Step = Callable[[str], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,12 +58,37 @@ def feedback_encoder(settings: Settings):
     return CachedEncoder(encoder, get_engine(settings.db_url)).encode
 
 
-def training_usage(engine: Engine, config: DemandConfig) -> pd.DataFrame:
-    """The usage a demand training run reads: its window (`training.demand_training.history_start`) only."""
-    last = usage_last_day(engine)
-    if last is None:
+@dataclass
+class TrainingWindow:
+    """What a demand training run reads, and the config it resolved for the panel."""
+
+    usage: pd.DataFrame
+    config: DemandConfig  # with the panel's sample cap (`DemandConfig.for_panel`)
+    panel_series: int | None  # the panel's series count when `usage` holds only the sampled series; None: all
+
+
+def training_window(engine: Engine, config: DemandConfig) -> TrainingWindow:
+    """The usage a demand training run reads: its window (`training.demand_training.history_start`) only, and
+    beyond `training.config.SAMPLED_PANEL` series only the seeded sample's rows (`training_sample` would keep
+    the same ids), so memory follows the sample, not the panel. The series come from one SQL `GROUP BY`.
+    """
+    spans = load_series_spans(engine)
+    if spans.empty:
         raise LookupError("no usage data: run `needcast ingest usage FILE` first")
-    return load_usage(engine, since=history_start(last, config))
+    since = history_start(spans["last"].max(), config)
+    in_window = spans[spans["last"] >= since]
+    config = config.for_panel(len(in_window))
+    ids = series_id(in_window)
+    chosen = sample_ids(ids, config.max_train_series)
+    if chosen is None:
+        return TrainingWindow(load_usage(engine, since=since), config, None)
+    sample = in_window[ids.isin(chosen).to_numpy()]
+    return TrainingWindow(load_usage(engine, since=since, series=sample), config, len(in_window))
+
+
+def training_usage(engine: Engine, config: DemandConfig) -> pd.DataFrame:
+    """The usage a demand training run reads (`training_window`)."""
+    return training_window(engine, config).usage
 
 
 @contextmanager
@@ -98,13 +126,19 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
                  config: DemandConfig | None = None, with_needs: bool = True,
                  needs_config: NeedsConfig | None = None) -> TrainingResult:
     """Train the needs and demand models; refresh what is served when a champion moved."""
+    shown = step
+
+    def step(message: str) -> None:  # the steps also go to the log (timed there: NEEDCAST_LOG_LEVEL=INFO)
+        log.info("training: %s", message)
+        shown(message)
+
     engine = get_engine(settings.db_url)
     client = configure(settings.mlflow_tracking_uri)
     if config is None:
         config = DemandConfig(freq=freq, horizon=horizon, country=settings.country)
         if settings.feedback_features is not None:
             config = replace(config, use_feedback=settings.feedback_features)
-    usage = training_usage(engine, config)
+    window = training_window(engine, config)
     feedback = load_feedback(engine)
     encode = None
     needs_run = None
@@ -117,8 +151,10 @@ def run_training(settings: Settings, horizon: int | None = None, freq: str = "D"
         demand_feedback = feedback_with_topics(feedback[[*demand_feedback.columns, "text"]], encode,
                                                needs_run.snapshot, needs_config.days_used)
     with training_engine(settings.dask_scheduler) as dask, quiet_registry():
-        run = train_demand(usage, demand_feedback, client, settings.experiment_artifact_root, config, step,
-                           events=load_events(engine), dask=dask)
+        run = train_demand(window.usage, demand_feedback, client, settings.experiment_artifact_root,
+                           window.config, step, events=load_events(engine), dask=dask,
+                           panel_series=window.panel_series)
+    del window
     champ = champion_info(client, DEMAND_MODEL)
     refreshed = False
     if champ is not None and (run.promoted or load_served(engine, champ.version) is None):

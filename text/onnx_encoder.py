@@ -13,13 +13,8 @@ path's. `OnnxSentenceModel` needs only onnxruntime, tokenizers and numpy at run 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import shutil
-import tempfile
-import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from text.e5_bundle import BUNDLE_NAME, PROMPTS, ensure_bundled_model
+from text.staged_folder import build_folder
 
 if TYPE_CHECKING:
     import torch
@@ -78,27 +74,7 @@ def ensure_onnx_model(models_dir: Path) -> Path:
     if (target / ONNX_MARKER).is_file():
         return target
     bundle = ensure_bundled_model(Path(models_dir))
-    prefix = f".{ONNX_DIR_NAME}-staging-"
-    for old in target.parent.glob(f"{prefix}*"):  # a killed export leaves ~900 MB; an hour old is abandoned
-        with contextlib.suppress(OSError):
-            if time.time() - old.stat().st_mtime > 3600:
-                shutil.rmtree(old, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
-    try:
-        _export(bundle, staging)
-        for path in [staging, *staging.iterdir()]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        if target.exists():  # an interrupted export without the marker
-            shutil.rmtree(target)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not (target / ONNX_MARKER).is_file():  # not a concurrent winner: a real failure
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return build_folder(target, ONNX_MARKER, lambda staging: _export(bundle, staging))
 
 
 def _export(bundle: Path, out: Path) -> None:

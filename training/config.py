@@ -15,6 +15,10 @@ _ROLLING = {"D": (7, 28), "W": (4, 13, 52), "M": (7, 28)}
 _SMOOTHING_WEIGHT = {"D": 0.0, "W": 0.3, "M": 0.3}
 LARGE_PANEL = 1000
 """Series count beyond which the backtest uses 2 windows and a single fit (see `DemandConfig.for_series`)."""
+SAMPLED_PANEL = 5_000
+"""Series count beyond which the global model is fitted on a seeded sample of this many series
+(`DemandConfig.for_panel`), and `needcast train` reads, forecasts and stores the series group by group:
+memory then grows with the sample and the group, not with the panel (docs/benchmarks.md, "Training at scale")."""
 
 
 @dataclass(frozen=True)
@@ -29,8 +33,9 @@ class DemandConfig:
     backtest_windows: int | None = None
     backtest_refit: bool | None = None  # refit per backtest window; None: as `for_series` chooses
     backtest_series: int | None = None  # backtest on a seeded sample of this many series; None: as chosen
-    # Fit (and backtest) the global model on a seeded random sample of this many series; None: all. For
-    # panels too large to fit whole in memory and time (docs/benchmarks.md, "Training at scale").
+    # Fit (and backtest) the global model on a seeded random sample of this many series; None: all, up to
+    # SAMPLED_PANEL series (`for_panel` sets it beyond). For panels too large to fit whole in memory and time
+    # (docs/benchmarks.md, "Training at scale").
     max_train_series: int | None = None
     lags: tuple[int, ...] | None = None
     rolling_windows: tuple[int, ...] | None = None  # None: the frequency's default
@@ -74,6 +79,19 @@ class DemandConfig:
             raise ValueError("backtest_windows must be at least 1")
         if self.smoothing_weight is not None and not 0 <= self.smoothing_weight <= 1:
             raise ValueError("smoothing_weight must be between 0 and 1")
+
+    def for_panel(self, n_series: int) -> DemandConfig:
+        """This config with the sample cap fixed for a panel of `n_series` series: beyond SAMPLED_PANEL series
+        and with no cap given, the global model is fitted on a seeded sample of SAMPLED_PANEL (logged as the
+        run's `max_train_series`); up to it, or with a cap given, the config as it is."""
+        if self.max_train_series is not None or n_series <= SAMPLED_PANEL:
+            return self
+        return replace(self, max_train_series=SAMPLED_PANEL)
+
+    @property
+    def sampled(self) -> bool:
+        """Whether the global model is fitted on a sample of the series (and served group by group)."""
+        return self.max_train_series is not None
 
     def for_series(self, n_series: int) -> DemandConfig:
         """This config with the backtest layout fixed for a panel of `n_series` series.

@@ -27,9 +27,8 @@ if TYPE_CHECKING:
     from training.distributed import DaskEngine
 
 __all__ = [
-    "DemandForecaster", "average_models", "blend_smoothing", "feature_spec", "fit_forecaster", "make_mlforecast",
-    "model_frame",
-    "smoothing_forecast", "training_sample", "with_events_in_history",
+    "DemandForecaster", "average_models", "blend_smoothing", "feature_reach", "feature_spec", "fit_forecaster",
+    "make_mlforecast", "model_frame", "sample_ids", "smoothing_forecast", "training_sample", "with_events_in_history",
 ]
 
 
@@ -47,6 +46,12 @@ def feature_spec(config: DemandConfig) -> dict[str, Any]:
         lag_transforms.update({350: [RollingMean(window_size=28)], 371: [RollingMean(window_size=28)]})
     return {"freq": MLF_FREQ[config.freq], "lags": config.lag_list, "lag_transforms": lag_transforms,
             "date_features": date_features[config.freq]}
+
+
+def feature_reach(config: DemandConfig) -> int:
+    """Periods back from a forecast's first period that its features read: the longest lag, or lag plus window."""
+    spec = feature_spec(config)
+    return max([*spec["lags"], *(lag + tf.window_size for lag, tfs in spec["lag_transforms"].items() for tf in tfs)])
 
 
 def make_mlforecast(config: DemandConfig) -> MLForecast:
@@ -131,16 +136,27 @@ def _exogenous_frame(frame: pd.DataFrame, feedback: pd.DataFrame | None, config:
     return out
 
 
+def sample_ids(ids: np.ndarray | pd.Series, max_series: int | None, seed: int = 0) -> np.ndarray | None:
+    """A seeded random sample of at most `max_series` of the distinct series `ids` (None: no sample needed).
+
+    The same ids give the same sample, whether they come from a frame or from the store's list of series
+    (`store.reads.load_series_spans`), so a run can read only the sampled series.
+    """
+    ids = pd.unique(np.asarray(ids, dtype=object))
+    if max_series is None or len(ids) <= max_series:
+        return None
+    return np.random.default_rng(seed).choice(np.sort(ids), size=max_series, replace=False)
+
+
 def training_sample(series: pd.DataFrame, max_series: int | None, seed: int = 0) -> pd.DataFrame:
     """`series` of at most `max_series` series (a seeded random sample, the same for the same ids; None: all).
 
     The global model's fit: trees learn shapes shared across series, which a large sample already shows;
     every series is still forecast from its own history.
     """
-    ids = series["unique_id"].unique()
-    if max_series is None or len(ids) <= max_series:
+    chosen = sample_ids(series["unique_id"].unique(), max_series, seed)
+    if chosen is None:
         return series
-    chosen = np.random.default_rng(seed).choice(np.sort(ids), size=max_series, replace=False)
     return series[series["unique_id"].isin(chosen)].reset_index(drop=True)
 
 

@@ -23,7 +23,7 @@ from features.series import series_frame, to_period_start
 from training.backtest import BacktestResult, fits_per_backtest, run_backtest
 from training.config import DemandConfig
 from training.demand_model import (
-    feature_spec,
+    feature_reach,
     fit_forecaster,
     model_frame,
     training_sample,
@@ -75,7 +75,8 @@ def data_fingerprint(frame: pd.DataFrame, config: DemandConfig) -> str:
     return hashlib.sha256(summary.encode()).hexdigest()[:16]
 
 
-_PERIOD_DAYS = {"D": 1, "W": 7, "M": 31}
+PERIOD_DAYS = {"D": 1, "W": 7, "M": 31}
+"""Days a period spans at most (a reach in periods as days back)."""
 _MOST_BACKTEST_WINDOWS = 4  # `DemandConfig.for_series`'s most (and the champion's re-run may use them)
 LEARNING_DAYS = 365
 """Days of rows with every feature known that a fit learns from, on top of the features' reach: a year of
@@ -89,10 +90,9 @@ def history_start(last_day: pd.Timestamp, config: DemandConfig) -> pd.Timestamp:
     Older rows cannot change the fit beyond the first rows' lags; reading them costs time and memory linear in
     the years stored.
     """
-    spec = feature_spec(config)
-    reach = max([*spec["lags"], *(lag + tf.window_size for lag, tfs in spec["lag_transforms"].items() for tf in tfs)])
+    reach = feature_reach(config)
     windows = max(config.backtest_windows or 0, _MOST_BACKTEST_WINDOWS)
-    days = (reach + windows * config.h) * _PERIOD_DAYS[config.freq] + LEARNING_DAYS
+    days = (reach + windows * config.h) * PERIOD_DAYS[config.freq] + LEARNING_DAYS
     start = pd.Timestamp(last_day).normalize() - pd.Timedelta(days=days)
     return to_period_start(pd.Series([start]), config.freq).iloc[0]
 
@@ -150,8 +150,13 @@ def train_demand(
     step: Step = lambda _msg: None,
     events: pd.DataFrame | None = None,
     dask: DaskEngine | None = None,
+    panel_series: int | None = None,
 ) -> DemandRun:
     """Backtest and fit on all usage, log everything, register, and decide the champion.
+
+    `panel_series`: how many series the panel has when `usage` holds only the sampled series' rows (a run that
+    read the sample alone, `jobs.tasks.training_window`); None: `usage` is the whole panel. Beyond
+    `training.config.SAMPLED_PANEL` series the fit is on a sample (`DemandConfig.for_panel`).
 
     `dask`: fit and backtest on that cluster (`training.distributed`); None: in this process. The run's
     `engine` param says which, and how many full LightGBM fits it made is its `lgbm_fits` tag.
@@ -169,10 +174,11 @@ def train_demand(
     checked = with_events_in_history(config, series, events)
     if checked.use_events != config.use_events:
         step("no registered event overlaps the history: training without event features")
-    config = checked
+    panel = panel_series or series["unique_id"].nunique()
+    config = checked.for_panel(panel)
     fitted = training_sample(series, config.max_train_series)
-    if len(fitted) < len(series):
-        step(f"fitting the global model on a sample of {config.max_train_series:,} series")
+    if fitted["unique_id"].nunique() < panel:
+        step(f"fitting the global model on a sample of {config.max_train_series:,} of {panel:,} series")
     config = config.for_series(fitted["unique_id"].nunique())
     frame = model_frame(fitted, feedback, config, events)
     fingerprint = data_fingerprint(frame, config)
@@ -191,7 +197,7 @@ def train_demand(
         mlflow.log_metrics(backtest.metrics)
         mlflow.log_metrics({f"naive_{k}": v for k, v in backtest.naive_metrics.items()})
         mlflow.set_tags({"data_from": data_from, "data_until": data_until, "data_fingerprint": fingerprint,
-                         "series": str(series["unique_id"].nunique()), "rows": str(len(frame)),
+                         "series": str(panel), "rows": str(len(frame)),
                          "train_series": str(fitted["unique_id"].nunique())})
         tmp_path = Path(tmp)
         forecaster.feature_importance().to_csv(tmp_path / "feature_importance.csv", index=False)

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, select, text
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
 from features.contract import Kind
 from features.ingest import IngestReport, ingest_file, ingest_frame
 from features.readers import iter_chunks, read_table
 from store import tables
+from store.deletes import DeleteCriteria, delete_rows
 from store.engine import get_engine
 from store.reads import load_feedback, load_usage
 from tests.conftest import skip_unless_required
@@ -152,6 +153,35 @@ def test_usage_counts_add_up_and_bad_rows_keep_their_file_numbers(new_engine, tm
     assert (added.accepted, added.duplicates) == (1, 4)
     usage = load_usage(engine).set_index(["date", "service", "segment", "region"])["count"]
     assert usage[(pd.Timestamp("2026-01-05"), "passport", "youth", "center")] == 8
+
+
+def test_each_ingest_records_what_it_added_and_deleting_it_takes_back_exactly_that(new_engine,
+                                                                                  tmp_path: Path) -> None:
+    """A second file that repeats part of the first and splits its days across chunks (the writes' paths for
+    repeated rows, days already stored and days split across chunks) adds only its new rows, each ingest's
+    contributions sum to what it added, and deleting the second ingest restores the first one's counts."""
+    engine = new_engine()
+    first = usage_rows().iloc[[0, 1, 5, 12]]
+    later = pd.DataFrame([("2026-01-08", "tax", "business", "north", "2"),  # a stored day, a new row
+                          ("2026-01-09", "tax", "business", "north", "5"),
+                          ("2026-01-09", "passport", "youth", "center", "6")],
+                         columns=first.columns)
+    second = pd.concat([usage_rows().iloc[[0, 1]], later, usage_rows().iloc[[5, 12]], later.iloc[[1]]])
+    one = ingest_file(engine, write(first, tmp_path / "one.csv"), Kind.usage, chunk_rows=2)
+    before = load_usage(engine)
+    two = ingest_file(engine, write(second, tmp_path / "two.csv"), Kind.usage, chunk_rows=2)
+    assert (two.accepted, two.duplicates) == (4, 4)
+    key = ["date", "service", "segment", "region"]
+    usage = load_usage(engine).set_index(key)["count"]
+    assert usage[(pd.Timestamp("2026-01-08"), "tax", "business", "north")] == 7 + 2
+    assert usage[(pd.Timestamp("2026-01-09"), "tax", "business", "north")] == 5 + 5
+    c = tables.usage_contributions
+    with engine.connect() as conn:
+        added = dict(conn.execute(select(c.c.batch_id, func.sum(c.c.count)).group_by(c.c.batch_id)).all())
+    assert added == {one.batch_id: 3 + 1 + 4 + 7, two.batch_id: 2 + 5 + 6 + 5}
+    delete_rows(engine, "usage", DeleteCriteria(id=two.batch_id), actor="test")
+    after = load_usage(engine).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(after, before.sort_values(key).reset_index(drop=True))
 
 
 def test_feedback_chunks_redact_and_keep_the_first_row_of_an_id(new_engine, tmp_path: Path) -> None:
