@@ -96,13 +96,15 @@ class PeakRss:
     is the peak of the child's own memory since `exec`; the last read is at most `every` seconds before the end.
     """
 
-    def __init__(self, pid: int, every: float = 0.1) -> None:
+    def __init__(self, pid: int, every: float = 0.1, tree: bool = False) -> None:
         import threading
 
         self.mib = 0.0
+        self._pid = pid
         self._status = Path(f"/proc/{pid}/status")
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(every,), daemon=True)
+        target = self._poll_tree if tree else self._poll
+        self._thread = threading.Thread(target=target, args=(every,), daemon=True)
         self._thread.start()
 
     def _poll(self, every: float) -> None:
@@ -114,10 +116,39 @@ class PeakRss:
             self.mib = max(self.mib, int(line.split()[1]) / 1024)
             self._done.wait(every)
 
+    def _poll_tree(self, every: float) -> None:
+        """With `tree`: the peak of the summed `VmRSS` of the process and its descendants (Dask's worker
+        processes), as sampled (each process's own high-water marks do not add up)."""
+        while not self._done.is_set() and self._status.exists():
+            self.mib = max(self.mib, sum(_rss_kib(pid) for pid in _descendants(self._pid)) / 1024)
+            self._done.wait(every)
+
     def stop(self) -> float:
         self._done.set()
         self._thread.join()
         return self.mib
+
+
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (Linux /proc children lists)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                todo.extend(int(c) for c in task.read_text().split())
+            except OSError:
+                continue
+    return found
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    except (OSError, StopIteration):
+        return 0
+    return int(line.split()[1])
 
 
 def run_child(args: list[str], env: dict[str, str]) -> tuple[float, float, float, str]:

@@ -39,10 +39,11 @@ import pandas as pd
 SECTION = "## Training at scale"
 HELD_OUT_DAYS = 28
 KINDS = ("reference", "legacy", "large", "dask")
-OTHER_KINDS = ("cli", "compare", "sampled", "postgres")
+OTHER_KINDS = ("cli", "compare", "sampled", "postgres", "postgres-dask")
 """cli: the whole `needcast train` command; compare: held-out WAPE of one final fit, Dask vs single process;
 sampled: the global model fitted on a seeded sample of SAMPLED_SERIES series, then every series forecast;
-postgres: the whole `needcast train` on a PostgreSQL store loaded by `COPY` (`_postgres_command`)."""
+postgres: the whole `needcast train` on a PostgreSQL store loaded by `COPY` (`_postgres_command`); postgres-dask:
+the same with `NEEDCAST_DASK_SCHEDULER=local` (peak RSS summed over the command and its worker processes)."""
 SAMPLED_SERIES = 2_000
 # The backtest layout of each kind: legacy, the one before this release; now, `DemandConfig.for_series`'s choice;
 # large, its choice beyond LARGE_PANEL series (forced, to measure it on fewer series); dask, `large` on Dask.
@@ -234,7 +235,7 @@ def _served_wape(url: str, held: pd.DataFrame) -> tuple[float, int]:
     return float((both["y"] - both["p50"]).abs().sum() / actual["y"].sum()), served[keys[:3]].drop_duplicates().shape[0]
 
 
-def _postgres_command(series: int, folder: Path) -> dict[str, float]:
+def _postgres_command(series: int, folder: Path, dask: bool = False) -> dict[str, float]:
     """`needcast train --horizon 28` in a child process on a PostgreSQL store (`tests.postgres.postgres_server`)
     whose `usage` holds the series' 3 years but the last HELD_OUT_DAYS, loaded by `COPY` (not timed with the
     command): wall seconds, peak RSS of the command, load average, and the held-out WAPE of what it served."""
@@ -254,11 +255,13 @@ def _postgres_command(series: int, folder: Path) -> dict[str, float]:
                "MLFLOW_TRACKING_URI": f"sqlite:///{home}/mlruns/mlflow.db", "PYTHONPATH": str(Path.cwd()),
                "NEEDCAST_LOG_LEVEL": "INFO"}
         env.pop("NEEDCAST_DASK_SCHEDULER", None)
+        if dask:  # a LocalCluster sized to the machine; its worker processes count in the peak RSS
+            env["NEEDCAST_DASK_SCHEDULER"] = "local"
         load_before = os.getloadavg()[0]
         start = time.perf_counter()
         proc = subprocess.Popen([sys.executable, "-m", "needcast", "train", "--horizon", str(HELD_OUT_DAYS)],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        peak = PeakRss(proc.pid)
+        peak = PeakRss(proc.pid, tree=dask)
         log_lines = []
         with (folder / "train.log").open("w", encoding="utf-8") as log:
             for line in proc.stdout:  # the command's steps, timed as they come
@@ -374,8 +377,8 @@ def child(kind: str, series: int, folder: Path, profile: bool = False) -> None:
     if kind == "cli":
         print(json.dumps(_whole_command(series, folder, profile)))
         return
-    if kind == "postgres":
-        print(json.dumps(_postgres_command(series, folder)))
+    if kind in ("postgres", "postgres-dask"):
+        print(json.dumps(_postgres_command(series, folder, dask=kind == "postgres-dask")))
         return
     usage = usage_frame(series)
     figures = (_reference(usage) if kind == "reference" else _compare(usage) if kind == "compare"

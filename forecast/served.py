@@ -218,8 +218,11 @@ def refresh_forecasts(engine: Engine, client: MlflowClient, encode: Encode | Non
     return ServedForecasts(meta, table)
 
 
-def _store(engine: Engine, version: str, parts: Iterable[pd.DataFrame], meta: dict) -> pd.DataFrame:
-    """Replace the version's forecasts by `parts` (made as they are stored) in one transaction; all of them."""
+def _store(engine: Engine, version: str, parts: pd.DataFrame | Iterable[pd.DataFrame], meta: dict) -> pd.DataFrame:
+    """Replace the version's forecasts by `parts` (one table, or tables made as they are stored) in one
+    transaction; returns all of them."""
+    if isinstance(parts, pd.DataFrame):
+        parts = [parts]
     f = tables.served_forecasts
     m = tables.served_meta
     stored = []

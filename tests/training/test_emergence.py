@@ -12,7 +12,7 @@ from text.encoders import TextEncoder
 from training.emergence import EmergenceConfig, emergence_tests, emerging_topics, topic_volumes
 from training.needs_training import NeedsConfig, fit_needs, prepare_feedback
 from training.topic_labels import TopicLabel
-from training.topics import TopicConfig
+from training.topics import TopicConfig, _centred
 
 AS_OF = pd.Timestamp("2026-06-30")
 CONFIG = EmergenceConfig(recent_days=21, baseline_days=84)
@@ -173,10 +173,21 @@ def test_rare_needs_in_a_heavy_stream_are_found(tmp_path, encoder: TextEncoder) 
     yesterday = fit_needs(docs[before].reset_index(drop=True), x[before], as_of - pd.Timedelta(days=1), config)
     today = fit_needs(docs, x, as_of, config, previous=yesterday.topics.topics)
     _check_planted_found(today.snapshot.emerging, files, findable)
-    # A retrain a day later keeps the ids: most topics, and the planted needs' topics where both days found them.
+    # A retrain a day later keeps the ids of most topics. A need reported both days is reported under yesterday's
+    # id, or under a topic of today's that is the same need (its centroid within the id-matching similarity of
+    # yesterday's): the day's surge can split from the carried topic as a topic of its own (seen on some CPUs,
+    # whose int8 kernels round the embeddings differently).
     assert today.topics.carried >= 0.8 * len(yesterday.topics.topics.ids)
-    ids = [{(i["segment"], i["topic_id"]) for i in fit.snapshot.emerging} for fit in (yesterday, today)]
-    assert len(ids[0] & ids[1]) >= min(len(ids[0]), len(findable))
+    before_ids = {i["segment"]: i["topic_id"] for i in yesterday.snapshot.emerging}
+    both = [i for i in today.snapshot.emerging if i["segment"] in before_ids]
+    assert len(both) >= min(len(before_ids), len(findable))
+    old, new = yesterday.topics.topics, today.topics.topics
+    for item in both:
+        if item["topic_id"] != before_ids[item["segment"]]:
+            was = old.centroids[list(old.ids).index(before_ids[item["segment"]])]
+            now = new.centroids[list(new.ids).index(item["topic_id"])]
+            same = _centred(now[None], old.center) @ _centred(was[None], old.center).T
+            assert same.item() >= config.topics.match_similarity, item["segment"]
 
 
 def _check_planted_found(emerging: list[dict], files, required: list[dict] | None = None) -> None:
