@@ -50,9 +50,12 @@ def plot(figures: dict, out: Path) -> Path:
 
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
     train = figures["training"]
-    _panel(axes[0][0], train, "series", [("seconds", "`needcast train` s", "tab:blue")], "daily series",
-           "seconds", "Training and serving (PostgreSQL)\ndotted: linear growth from the smallest", True)
+    _panel(axes[0][0], train, "series", [("seconds", "`needcast train` s", "tab:blue"),
+                                         ("dask_seconds", "the same on Dask, 2 local workers", "tab:cyan")],
+           "daily series", "seconds", "Training and serving (PostgreSQL)\ndotted: linear growth from the smallest",
+           True)
     _panel(axes[1][0], train, "series", [("rss_mib", "train peak RSS", "tab:blue"),
+                                         ("dask_rss_mib", "on Dask: command + workers", "tab:cyan"),
                                          ("server_rss_mib", "API server peak RSS", "tab:green")],
            "daily series", "MiB", "Peak memory (24 GB = 24,576 MiB)", False)
     ingest = figures["ingest"]
