@@ -202,7 +202,7 @@ def _copy_out(conn: Connection, sql: str, params: dict[str, str], columns: list[
         for block in copy:
             blocks.append(bytes(block))
     if not blocks:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return _empty(columns)
     return _parse_csv(b"".join(blocks), columns, kinds)
 
 
@@ -240,7 +240,7 @@ def _fetch(conn: Connection, sql: str, params: dict[str, str], columns: list[str
     finally:
         cursor.close()
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+        return _empty(columns)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
