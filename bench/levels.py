@@ -20,8 +20,8 @@ from features.series import series_id
 from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence, sum_with_dependence
 from training.metrics import forecast_metrics
 
-__all__ = ["Level", "backtest_coverage", "case_levels", "level_case", "node_case", "score_level", "sum_forecast",
-           "volume_bins", "zero_share_bins"]
+__all__ = ["Level", "backtest_coverage", "bin_summary", "binned_rows", "case_levels", "level_case", "node_case",
+           "score_level", "sum_forecast", "volume_bin_of", "volume_bins", "zero_share_bin_of", "zero_share_bins"]
 
 
 @dataclass(frozen=True)
@@ -104,40 +104,54 @@ def score_level(case: Case, pred: pd.DataFrame) -> dict[str, float]:
     return out
 
 
-def volume_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None,
-                edges: tuple[float, ...] = (1, 5, 20)) -> pd.DataFrame:
+def volume_bin_of(case: Case, edges: tuple[float, ...] = (1, 5, 20)) -> pd.Series:
+    """Each series' bin of mean volume per period over the history (unique_id -> label)."""
+    volume = case.history.groupby("unique_id")["y"].mean()
+    labels = [f"< {edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in pairwise(edges)] + [f">= {edges[-1]:g}"]
+    return pd.cut(volume, [-np.inf, *edges, np.inf], labels=labels, right=False)
+
+
+def zero_share_bin_of(case: Case, edges: tuple[float, ...] = (0.2, 0.5)) -> pd.Series:
+    """Each series' bin of its share of periods with 0 over its last year (intermittency; unique_id -> label)."""
+    recent = case.history.groupby("unique_id").tail({"D": 364, "W": 52, "M": 12}[case.freq])
+    zeros = (recent["y"] == 0).groupby(recent["unique_id"]).mean()
+    labels = [f"zeros < {edges[0]:.0%}"] + [f"zeros {a:.0%}-{b:.0%}" for a, b in pairwise(edges)]
+    labels += [f"zeros >= {edges[-1]:.0%}"]
+    return pd.cut(zeros, [-np.inf, *edges, np.inf], labels=labels, right=False)
+
+
+def volume_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None) -> pd.DataFrame:
     """Bottom-level coverage and WAPE per bin of the series' mean volume per period over the history.
 
     With the backtest rows `cv`, also their cross-conformal coverage per bin (4 windows: more periods than
     the one held-out window).
     """
-    volume = case.history.groupby("unique_id")["y"].mean()
-    labels = [f"< {edges[0]:g}"] + [f"{a:g}-{b:g}" for a, b in pairwise(edges)] + [f">= {edges[-1]:g}"]
-    return _binned(case, pred, cv, volume, [-np.inf, *edges, np.inf], labels)
+    return _binned(case, pred, cv, volume_bin_of(case))
 
 
-def zero_share_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None,
-                    edges: tuple[float, ...] = (0.2, 0.5)) -> pd.DataFrame:
+def zero_share_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None) -> pd.DataFrame:
     """As `volume_bins`, by the share of periods with 0 over the series' last year (intermittency)."""
-    recent = case.history.groupby("unique_id").tail({"D": 364, "W": 52, "M": 12}[case.freq])
-    zeros = (recent["y"] == 0).groupby(recent["unique_id"]).mean()
-    labels = [f"zeros < {edges[0]:.0%}"] + [f"zeros {a:.0%}-{b:.0%}" for a, b in pairwise(edges)]
-    labels += [f"zeros >= {edges[-1]:.0%}"]
-    return _binned(case, pred, cv, zeros, [-np.inf, *edges, np.inf], labels)
+    return _binned(case, pred, cv, zero_share_bin_of(case))
 
 
-def _binned(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None, value: pd.Series, bounds: list[float],
-            labels: list[str]) -> pd.DataFrame:
-    def inside(rows: pd.DataFrame) -> pd.DataFrame:
-        rows = rows.assign(bin=pd.cut(rows["unique_id"].map(value), bounds, labels=labels, right=False))
-        return rows.assign(inside=(rows["y"] >= rows["p10"]) & (rows["y"] <= rows["p90"]),
-                           err=(rows["y"] - rows["p50"]).abs())
+def binned_rows(rows: pd.DataFrame, bins: pd.Series) -> pd.DataFrame:
+    """Rows (unique_id, y, p10, p50, p90) with their series' bin, whether p10-p90 holds y, and |y - p50|."""
+    rows = rows.assign(bin=rows["unique_id"].map(bins).astype(bins.dtype))
+    return rows.assign(inside=(rows["y"] >= rows["p10"]) & (rows["y"] <= rows["p90"]),
+                       err=(rows["y"] - rows["p50"]).abs())
 
-    g = inside(case.actual.merge(pred, on=["unique_id", "ds"])).groupby("bin", observed=False)
-    out = pd.DataFrame({"series": g["unique_id"].nunique(), "coverage": g["inside"].mean(),
-                        "wape": g["err"].sum() / g["y"].sum()})
+
+def bin_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Series, coverage and WAPE per bin of `binned_rows`' output."""
+    g = rows.groupby("bin", observed=False)
+    return pd.DataFrame({"series": g["unique_id"].nunique(), "coverage": g["inside"].mean(),
+                         "wape": g["err"].sum() / g["y"].sum()})
+
+
+def _binned(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None, bins: pd.Series) -> pd.DataFrame:
+    out = bin_summary(binned_rows(case.actual.merge(pred, on=["unique_id", "ds"]), bins))
     if cv is not None:
-        out["backtest_coverage"] = inside(cv).groupby("bin", observed=False)["inside"].mean()
+        out["backtest_coverage"] = binned_rows(cv, bins).groupby("bin", observed=False)["inside"].mean()
     return out.reset_index()
 
 

@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bench.data import SHARED_DATA
 from features.contract import DEFAULT_REGION, SERIES_KEY
 from features.series import series_frame, series_id
 
-__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "load_case", "load_world", "world_case"]
+__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "earlier", "load_case", "load_world", "world_case"]
 
 DATA = SHARED_DATA
 NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
@@ -204,6 +205,29 @@ def unseen_alt() -> Case:
 CASES: dict[str, Callable[[], Case]] = {"nyc_daily": nyc_daily, "nyc_weekly": nyc_weekly,
                                         "fms_monthly": fms_monthly, "sample": sample,
                                         "sample_seed11": unseen_sample, "alt_seed7": unseen_alt}
+
+
+def earlier(case: Case, back: int) -> Case:
+    """The case with its origin `back` periods earlier: the history to there and the next `h` periods held out.
+
+    Usage and feedback are cut at the new origin as well; registered events (future ones too) stay.
+    """
+    if back == 0:
+        return case
+    keys = case.history.drop_duplicates("unique_id")[["unique_id", *SERIES_KEY]]
+    full = pd.concat([case.history, case.actual.merge(keys, on="unique_id")], ignore_index=True)
+    periods = np.sort(full["ds"].unique())
+    last = int(np.searchsorted(periods, case.cutoff.to_datetime64())) - back
+    if back < 0 or last < 0 or last + case.h >= len(periods):
+        raise ValueError(f"{case.name}: cannot move the origin {back} periods back with {case.h} held out")
+    cutoff, first_held, end = (pd.Timestamp(periods[i]) for i in (last, last + 1, last + case.h))
+    history = case.history[case.history["ds"] <= cutoff].reset_index(drop=True)
+    actual = full[(full["ds"] > cutoff) & (full["ds"] <= end) & full["unique_id"].isin(history["unique_id"])]
+    usage = None if case.usage is None else case.usage[case.usage["date"] < first_held].reset_index(drop=True)
+    feedback = None if case.feedback is None else (
+        case.feedback[case.feedback["created_at"] < first_held].reset_index(drop=True))
+    return replace(case, cutoff=cutoff, history=history, actual=actual[["unique_id", "ds", "y"]].reset_index(drop=True),
+                   usage=usage, feedback=feedback)
 
 
 def load_case(name: str) -> Case:

@@ -109,3 +109,32 @@ def test_low_count_totals_miss_at_most_nominally_and_stop_at_zero_below() -> Non
     summed = held.groupby(["segment", "date"])["p90"].sum().rename("summed")
     assert (band.join(summed, on=["segment", "date"]).eval("p90 <= summed + 1e-9")).all()  # independent: no wider
     assert at_zero > 0.1 and below < 0.1  # zeros tie with p10 = 0 and count as inside
+
+
+def _shifted_backtest(shifts: list[float], seed: int = 0) -> pd.DataFrame:
+    """Ten series with symmetric bands (mean 10, half-width 4) whose actuals move together by each window's shift."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2024-01-01", periods=20 * len(shifts))
+    rows = []
+    for i in range(10):
+        for w, shift in enumerate(shifts):
+            days = dates[20 * w: 20 * (w + 1)]
+            rows.append(pd.DataFrame({"unique_id": SEP.join((f"s{i}", "g", "r")), "cutoff": days[0], "ds": days,
+                                      "y": 10 + shift + rng.normal(0, 2, len(days)), "mean": 10.0, "p10": 6.0,
+                                      "p50": 10.0, "p90": 14.0}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_a_trend_that_turns_gets_one_kappa_for_both_sides() -> None:
+    """Three windows of misses above, then one below: a kappa per side would leave the lower side at
+    independence, so the level takes one kappa for both sides (it scores better with each window left out)."""
+    (total,) = [d for d in fit_aggregate_dependence(_shifted_backtest([3, 3, 3, -3]), INTERVAL)
+                if len(d["summed"]) == 1]
+    assert total["shared"] and total["kappa_lo"] == total["kappa_hi"] > 0.2
+
+
+def test_misses_on_one_side_only_keep_a_kappa_per_side() -> None:
+    """Every window's total misses above: the lower side keeps its own, small kappa."""
+    (total,) = [d for d in fit_aggregate_dependence(_shifted_backtest([3, 3, 3, 3]), INTERVAL)
+                if len(d["summed"]) == 1]
+    assert not total["shared"] and total["kappa_lo"] < 0.05 < total["kappa_hi"]
