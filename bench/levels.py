@@ -20,8 +20,9 @@ from features.series import series_id
 from training.aggregate_intervals import LevelDependence, fit_aggregate_dependence, sum_with_dependence
 from training.metrics import forecast_metrics
 
-__all__ = ["Level", "backtest_coverage", "bin_summary", "binned_rows", "case_levels", "level_case", "node_case",
-           "score_level", "sum_forecast", "volume_bin_of", "volume_bins", "zero_share_bin_of", "zero_share_bins"]
+__all__ = ["Level", "backtest_coverage", "bin_summary", "binned_rows", "case_levels", "history_bin_of", "level_case",
+           "node_case", "score_level", "sum_forecast", "volume_bin_of", "volume_bins", "zero_share_bin_of",
+           "zero_share_bins"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,14 @@ def zero_share_bin_of(case: Case, edges: tuple[float, ...] = (0.2, 0.5)) -> pd.S
     labels = [f"zeros < {edges[0]:.0%}"] + [f"zeros {a:.0%}-{b:.0%}" for a, b in pairwise(edges)]
     labels += [f"zeros >= {edges[-1]:.0%}"]
     return pd.cut(zeros, [-np.inf, *edges, np.inf], labels=labels, right=False)
+
+
+def history_bin_of(case: Case) -> pd.Series:
+    """Each series' bin of history length before the origin, in years (unique_id -> label)."""
+    year = {"D": 364, "W": 52, "M": 12}[case.freq]
+    length = case.history.groupby("unique_id")["ds"].size() / year
+    return pd.cut(length, [0, 0.25, 1, 2, np.inf], labels=["history < 3 months", "3-12 months", "1-2 years",
+                                                             ">= 2 years"], right=False)
 
 
 def volume_bins(case: Case, pred: pd.DataFrame, cv: pd.DataFrame | None = None) -> pd.DataFrame:

@@ -20,7 +20,8 @@ from bench.data import SHARED_DATA
 from features.contract import DEFAULT_REGION, SERIES_KEY
 from features.series import series_frame, series_id
 
-__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "earlier", "load_case", "load_world", "world_case"]
+__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "earlier", "load_case", "load_world", "shortened",
+           "world_case"]
 
 DATA = SHARED_DATA
 NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
@@ -228,6 +229,26 @@ def earlier(case: Case, back: int) -> Case:
         case.feedback[case.feedback["created_at"] < first_held].reset_index(drop=True))
     return replace(case, cutoff=cutoff, history=history, actual=actual[["unique_id", "ds", "y"]].reset_index(drop=True),
                    usage=usage, feedback=feedback)
+
+
+def shortened(case: Case, share: float, periods: int, seed: int = 0) -> Case:
+    """The case with a random `share` of its series starting `periods` periods before the origin (new services).
+
+    Their history and usage before that are dropped; held-out actuals stay. Successive origins
+    (`earlier`) then see them younger still, or not at all.
+    """
+    ids = case.history["unique_id"].drop_duplicates()
+    young = ids.sample(frac=share, random_state=seed)
+    starts = np.sort(case.history["ds"].unique())[-periods]
+    keep = ~case.history["unique_id"].isin(young) | (case.history["ds"] >= starts)
+    usage = case.usage
+    if usage is not None:
+        keys = case.history[case.history["unique_id"].isin(young)].drop_duplicates("unique_id")[SERIES_KEY]
+        marked = usage.merge(keys.assign(young=True), on=SERIES_KEY, how="left")["young"].eq(True).to_numpy()
+        usage = usage[~marked | (usage["date"] >= starts)].reset_index(drop=True)
+    return replace(case, name=f"{case.name}, {share:.0%} young", history=case.history[keep].reset_index(drop=True),
+                   usage=usage, source=f"{case.source}; {share:.0%} of the series (seed {seed}) start {periods} "
+                   "periods before the latest origin")
 
 
 def load_case(name: str) -> Case:

@@ -28,6 +28,7 @@ from bench.levels import (
     bin_summary,
     binned_rows,
     case_levels,
+    history_bin_of,
     level_case,
     node_case,
     score_level,
@@ -35,11 +36,13 @@ from bench.levels import (
     volume_bin_of,
     zero_share_bin_of,
 )
-from bench.peer_cases import CASES, Case, CaseUnavailable, earlier, load_case
+from bench.peer_cases import CASES, Case, CaseUnavailable, earlier, load_case, shortened
 from bench.peers import PEERS, FitStore, run_peer
 from training.config import DemandConfig
 
-__all__ = ["RollingResult", "rolling_case"]
+__all__ = ["RollingResult", "level_figures", "rolling_case"]
+
+BINS = {"volume": volume_bin_of, "zeros": zero_share_bin_of, "history": history_bin_of}
 
 SECTION = "## Totals over successive origins"
 INTRO = (
@@ -50,7 +53,8 @@ INTRO = (
     "and WAPE are pooled over all held-out periods of all windows, SQL (scaled quantile loss) is the mean of "
     "the windows'; the range is the lowest and highest single window's coverage; below / above: the shares of "
     "actuals under p10 and over p90 (nominal 0.10 each). Peers, where the run had them, fit on every node at "
-    "each origin as in the section of peers; their WAPE is pooled the same way."
+    "each origin (or at the latest `--peer-origins`) as in the section of peers; their WAPE is pooled the same "
+    "way, and the ratio is needcast's WAPE over the peers' origins to the best peer's."
 )
 
 
@@ -61,13 +65,15 @@ class RollingResult:
     origins: list[pd.Timestamp]
     levels: dict[str, dict[str, list[pd.DataFrame]]] = field(default_factory=dict)  # level -> model -> rows
     sql: dict[str, list[float]] = field(default_factory=dict)  # level -> needcast's SQL per origin
-    bins: list[pd.DataFrame] = field(default_factory=list)  # needcast's bottom rows with their bins
+    bins: dict[str, list[pd.DataFrame]] = field(default_factory=dict)  # kind -> needcast's bottom rows, binned
     seconds: float = 0.0
 
 
 def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | None = None,
-                 predictions: Path | None = None, base: DemandConfig | None = None) -> RollingResult:
-    """needcast (and `peers`) at `origins` successive origins of the case, latest first; `base`: its config."""
+                 predictions: Path | None = None, base: DemandConfig | None = None,
+                 peer_origins: int | None = None) -> RollingResult:
+    """needcast at `origins` successive origins of the case, latest first, and `peers` at the first
+    `peer_origins` of them (default: all); `base`: needcast's config."""
     started = time.perf_counter()
     config = needcast_config(case, base, threads=threads)
     levels = case_levels(case)
@@ -77,11 +83,12 @@ def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | 
         out.origins.append(at.cutoff)
         store = FitStore(predictions / case.name / f"origin-{k}") if predictions is not None else None
         ours = stored_needcast(at, config, store)
-        bins = pd.concat([binned_rows(at.actual.merge(ours.pred, on=["unique_id", "ds"]), of(at)).assign(kind=kind)
-                          for kind, of in (("volume", volume_bin_of), ("zeros", zero_share_bin_of))])
-        out.bins.append(bins)
-        nodes, node_ids = node_case(at, levels) if peers else (None, {})
-        fitted = {name: run_peer(name, nodes, threads, store) for name in peers or []}
+        held = at.actual.merge(ours.pred, on=["unique_id", "ds"])
+        for kind, of in BINS.items():
+            out.bins.setdefault(kind, []).append(binned_rows(held, of(at)))
+        with_peers = bool(peers) and k < (origins if peer_origins is None else peer_origins)
+        nodes, node_ids = node_case(at, levels) if with_peers else (None, {})
+        fitted = {name: run_peer(name, nodes, threads, store) for name in peers or []} if with_peers else {}
         for level in levels:
             on_level = level_case(at, level)
             summed = sum_forecast(at, ours.pred, level, ours.dependence)
@@ -113,18 +120,20 @@ def _wape(rows: pd.DataFrame) -> float:
 
 
 def level_figures(result: RollingResult) -> pd.DataFrame:
-    """One row per level: needcast's pooled figures and the best peer's pooled WAPE."""
+    """One row per level: needcast's pooled figures; the best peer's pooled WAPE and needcast's on its origins."""
     out = []
     for level, by_model in result.levels.items():
         ours = pd.concat(by_model[NEEDCAST], ignore_index=True)
         windows = [_coverage(rows) for rows in by_model[NEEDCAST]]
         peers = {name: _wape(pd.concat(parts)) for name, parts in by_model.items() if name != NEEDCAST}
         best = min(peers, key=peers.get) if peers else None
+        peer_windows = len(by_model[best]) if best else 0
         out.append({"level": level, "series": by_model[NEEDCAST][0]["unique_id"].nunique(), "periods": len(ours),
                     "wape": _wape(ours), "sql": float(np.mean(result.sql[level])), "coverage": _coverage(ours),
                     "below": float((ours["y"] < ours["p10"]).mean()), "above": float((ours["y"] > ours["p90"]).mean()),
                     "low": min(windows), "high": max(windows), "width": float((ours["p90"] - ours["p10"]).mean()),
-                    "best_peer": best, "peer_wape": peers.get(best, np.nan)})
+                    "best_peer": best, "peer_wape": peers.get(best, np.nan), "peer_origins": peer_windows,
+                    "wape_on_peer_origins": _wape(pd.concat(by_model[NEEDCAST][:peer_windows])) if best else np.nan})
     return pd.DataFrame(out)
 
 
@@ -138,15 +147,19 @@ def table(case: Case, result: RollingResult, command: str) -> str:
              "| level | series | periods | WAPE | SQL | p10-p90 coverage (below / above) | windows' range | width "
              "| best peer: WAPE (needcast x) |", "|---" * 9 + "|"]
     for r in figures.itertuples(index=False):
-        peer = f"{r.best_peer}: {r.peer_wape:.3f} ({r.wape / r.peer_wape:.2f}x)" if r.best_peer else "-"
+        peer = "-"
+        if r.best_peer:
+            ratio = f"{r.wape_on_peer_origins / r.peer_wape:.2f}x"
+            if r.peer_origins < len(result.origins):  # needcast's WAPE on the same origins as the peers'
+                ratio += f" of {r.wape_on_peer_origins:.3f} on the latest {r.peer_origins} origins"
+            peer = f"{r.best_peer}: {r.peer_wape:.3f} ({ratio})"
         lines.append(f"| {r.level} | {r.series} | {r.periods} | {r.wape:.3f} | {r.sql:.3f} | {r.coverage:.2f} "
                      f"({r.below:.2f} / {r.above:.2f}) | {r.low:.2f}-{r.high:.2f} | {r.width:.1f} | {peer} |")
-    bins = pd.concat(result.bins, ignore_index=True)
-    lines += ["", "Bottom level by the series' mean volume per period and share of zeros over the last year (each "
-              "origin's history), pooled:", "", "| bin | series (any origin) | p10-p90 coverage | WAPE |",
+    lines += ["", "Bottom level by the series' mean volume per period, share of zeros over the last year and length "
+              "of history (each origin's), pooled:", "", "| bin | series (any origin) | p10-p90 coverage | WAPE |",
               "|---|---|---|---|"]
-    for kind in ("volume", "zeros"):
-        summary = bin_summary(bins[bins["kind"] == kind])
+    for parts in result.bins.values():
+        summary = bin_summary(pd.concat(parts, ignore_index=True))
         for label, b in summary.iterrows():
             if b["series"]:
                 lines.append(f"| {label} | {int(b['series'])} | {b['coverage']:.2f} | {b['wape']:.3f} |")
@@ -159,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--origins", type=int, default=8, help="successive origins per case, h periods apart")
     parser.add_argument("--threads", type=int, default=1, help="LightGBM threads")
     parser.add_argument("--peers", default="none", help="comma-separated (default none): " + ", ".join(PEERS))
+    parser.add_argument("--short", type=float, default=0.0, help="share of series made young (new services)")
+    parser.add_argument("--short-periods", type=int, default=180,
+                        help="with --short: their history starts this many periods before the latest origin")
+    parser.add_argument("--peer-origins", type=int, help="fit the peers at the latest N origins only (default: all)")
     parser.add_argument("--backtest-windows", type=int, help="needcast's backtest windows (default: its own choice)")
     parser.add_argument("--predictions", type=Path, help="keep each origin's fits here and read them back")
     parser.add_argument("--print-only", action="store_true", help="print the tables, leave docs/benchmarks.md")
@@ -179,9 +196,11 @@ def main(argv: list[str] | None = None) -> int:
         except CaseUnavailable as exc:
             print(f"skipping {name}: {exc}", file=sys.stderr)
             continue
+        if args.short:
+            case = shortened(case, args.short, args.short_periods)
         print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
         base = DemandConfig(backtest_windows=args.backtest_windows)
-        result = rolling_case(case, args.origins, args.threads, peers, args.predictions, base)
+        result = rolling_case(case, args.origins, args.threads, peers, args.predictions, base, args.peer_origins)
         tables[name] = table(case, result, command.strip())
         print(tables[name])
     if tables and not args.print_only:

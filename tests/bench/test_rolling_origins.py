@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from bench.levels import case_levels
-from bench.peer_cases import Case, earlier
+from bench.peer_cases import Case, earlier, shortened
 from bench.rolling_origins import level_figures, rolling_case
 from features.series import series_frame
 
@@ -53,9 +53,14 @@ def test_earlier_origins_hold_out_the_windows_before_without_overlap() -> None:
 
 def test_rolling_case_pools_every_level_over_its_origins() -> None:
     case = _case()
-    result = rolling_case(case, origins=2)
+    result = rolling_case(case, origins=2, peers=["seasonal naive"], peer_origins=1)
     assert result.origins == [case.cutoff, case.cutoff - pd.Timedelta(days=H)]
     figures = level_figures(result).set_index("level")
+    assert (figures["best_peer"] == "seasonal naive").all() and (figures["peer_origins"] == 1).all()
+    latest = {level: rows["needcast"][0] for level, rows in result.levels.items()}
+    for level, rows in latest.items():  # the ratio compares needcast on the peer's origin only
+        own = (rows["y"] - rows["p50"]).abs().sum() / rows["y"].sum()
+        assert figures.loc[level, "wape_on_peer_origins"] == pytest.approx(own)
     nodes = {level.name: case.history.groupby(list(level.keep) or (lambda _: 0)).ngroups
              for level in case_levels(case)}
     assert set(figures.index) == set(nodes)
@@ -66,3 +71,17 @@ def test_rolling_case_pools_every_level_over_its_origins() -> None:
     assert np.allclose(figures["below"] + figures["above"] + figures["coverage"], 1.0)
     # A sum's band is wider than any of its parts' on average: the total's is the widest.
     assert figures.loc["total", "width"] == figures["width"].max()
+
+
+def test_shortened_series_start_late_in_history_and_usage() -> None:
+    case = _case()
+    short = shortened(case, share=0.5, periods=60)
+    starts = short.history.groupby("unique_id")["ds"].min()
+    young = starts[starts > case.history["ds"].min()]
+    assert len(young) == 2 and (young == case.cutoff - pd.Timedelta(days=59)).all()
+    old = case.history[~case.history["unique_id"].isin(young.index)]
+    assert short.history.merge(old, on=["unique_id", "ds", "y"]).shape[0] == len(old)  # the others are whole
+    usage_starts = short.usage.groupby(["service", "segment"])["date"].min()
+    assert (usage_starts == case.cutoff - pd.Timedelta(days=59)).sum() == 2
+    assert short.actual.equals(case.actual)
+    assert (level_figures(rolling_case(short, origins=1))["periods"] > 0).all()
