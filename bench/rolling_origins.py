@@ -151,7 +151,7 @@ def table(case: Case, result: RollingResult, command: str) -> str:
         if r.best_peer:
             ratio = f"{r.wape_on_peer_origins / r.peer_wape:.2f}x"
             if r.peer_origins < len(result.origins):  # needcast's WAPE on the same origins as the peers'
-                ratio += f" of {r.wape_on_peer_origins:.3f} on the latest {r.peer_origins} origins"
+                ratio = f"needcast on the same {r.peer_origins} origins: {r.wape_on_peer_origins:.3f}, {ratio}"
             peer = f"{r.best_peer}: {r.peer_wape:.3f} ({ratio})"
         lines.append(f"| {r.level} | {r.series} | {r.periods} | {r.wape:.3f} | {r.sql:.3f} | {r.coverage:.2f} "
                      f"({r.below:.2f} / {r.above:.2f}) | {r.low:.2f}-{r.high:.2f} | {r.width:.1f} | {peer} |")
