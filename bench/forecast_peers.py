@@ -399,7 +399,7 @@ def write_section(tables: dict[str, str], path: Path = DOCS, heading: str = SECT
         body, after = (rest, "") if end < 0 else (rest[: end + 1], rest[end + 1:])
     order, parts = _subsections(body)
     parts.update(tables)
-    names = [n for n in CASES if n in parts] + [n for n in order if n not in CASES]
+    names = [n for n in CASES if n in parts] + [n for n in dict.fromkeys(order) if n not in CASES]
     section = "\n".join([heading, "", intro, "", *[parts[n] for n in names]])
     path.parent.mkdir(parents=True, exist_ok=True)
     text = f"{before.rstrip()}\n\n{section.rstrip()}\n" + (f"\n{after.lstrip()}" if after else "")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -66,7 +65,7 @@ class RollingResult:
     levels: dict[str, dict[str, list[pd.DataFrame]]] = field(default_factory=dict)  # level -> model -> rows
     sql: dict[str, list[float]] = field(default_factory=dict)  # level -> needcast's SQL per origin
     bins: dict[str, list[pd.DataFrame]] = field(default_factory=dict)  # kind -> needcast's bottom rows, binned
-    seconds: float = 0.0
+    seconds: float = 0.0  # needcast's fits and predictions over all origins (as fitted, where read back)
 
 
 def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | None = None,
@@ -74,7 +73,6 @@ def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | 
                  peer_origins: int | None = None) -> RollingResult:
     """needcast at `origins` successive origins of the case, latest first, and `peers` at the first
     `peer_origins` of them (default: all); `base`: needcast's config."""
-    started = time.perf_counter()
     config = needcast_config(case, base, threads=threads)
     levels = case_levels(case)
     out = RollingResult([])
@@ -83,6 +81,7 @@ def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | 
         out.origins.append(at.cutoff)
         store = FitStore(predictions / case.name / f"origin-{k}") if predictions is not None else None
         ours = stored_needcast(at, config, store)
+        out.seconds += ours.seconds
         held = at.actual.merge(ours.pred, on=["unique_id", "ds"])
         for kind, of in BINS.items():
             out.bins.setdefault(kind, []).append(binned_rows(held, of(at)))
@@ -100,7 +99,6 @@ def rolling_case(case: Case, origins: int, threads: int = 1, peers: list[str] | 
                 rows.setdefault(name, []).append(_held(on_level, pred))
         cov = {name: _coverage(rows[NEEDCAST][-1]) for name, rows in out.levels.items()}
         print(f"  origin {at.cutoff.date()}: " + ", ".join(f"{n} {c:.2f}" for n, c in cov.items()), file=sys.stderr)
-    out.seconds = time.perf_counter() - started
     return out
 
 
@@ -143,7 +141,8 @@ def table(case: Case, result: RollingResult, command: str) -> str:
     first, last = min(result.origins), max(result.origins)
     lines = [f"### {case.name}", "",
              f"{case.source}; {len(result.origins)} origins {first.date()} .. {last.date()}, {case.h} periods each "
-             f"({result.seconds:.0f} s).", "", f"`{command}` — {date.today().isoformat()}", "",
+             f"(needcast's {len(result.origins)} fits: {result.seconds:.0f} s).", "",
+             f"`{command}` — {date.today().isoformat()}", "",
              "| level | series | periods | WAPE | SQL | p10-p90 coverage (below / above) | windows' range | width "
              "| best peer: WAPE (needcast x) |", "|---" * 9 + "|"]
     for r in figures.itertuples(index=False):
@@ -201,8 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
         base = DemandConfig(backtest_windows=args.backtest_windows)
         result = rolling_case(case, args.origins, args.threads, peers, args.predictions, base, args.peer_origins)
-        tables[name] = table(case, result, command.strip())
-        print(tables[name])
+        tables[case.name] = table(case, result, command.strip())
+        print(tables[case.name])
     if tables and not args.print_only:
         write_section(tables, heading=SECTION, intro=INTRO)
         print(f"wrote {len(tables)} table(s) to {DOCS}", file=sys.stderr)
