@@ -5,7 +5,10 @@ series on its own few windows (two windows gave 57% coverage for a nominal 80% o
 residuals of all series, scaled by sqrt(mean + 1) as count data's spread grows, gives stable quantiles.
 
 Residuals are pooled per cell of (block of horizon steps, bin of the predicted mean), a Mondrian split:
-far steps get wider intervals, and low counts get their own skewed shape. Low counts are why p50 is the
+far steps get wider intervals, and low counts get their own skewed shape. Blocks are merged (nearest steps
+first) until each holds MIN_BLOCK_BINS bins of the mean: a small weekly panel (31 series x 8 weeks x 4 windows)
+had one bin per 2-week block, so its largest series covered 0.67 and its intermittent ones 0.93-0.94 over 8
+origins (docs/benchmarks.md); panels of hundreds of series keep every block. Low counts are why p50 is the
 calibrated median and not the model's mean: a series averaging 0.3 a day is 0 on most days, and the median
 (what WAPE and the 0.5 quantile loss reward) sits well below the mean. Sums over series should use `mean`.
 """
@@ -20,6 +23,7 @@ __all__ = ["IntervalCalibration", "apply_intervals", "fit_intervals"]
 _BLOCK = {"D": 7, "W": 2, "M": 2}
 MIN_CELL = 150  # residuals per cell: 15 beyond a 10% or 90% quantile
 MAX_BINS = 16  # fine bins where data allow: the median of low counts moves in steps (0, 1, 2 ...)
+MIN_BLOCK_BINS = 4  # bins of the mean a block of horizon steps must hold, else it joins the next block
 
 
 def _scale(point: np.ndarray) -> np.ndarray:
@@ -28,7 +32,8 @@ def _scale(point: np.ndarray) -> np.ndarray:
 
 IntervalCalibration = pd.DataFrame
 """Columns: block, level_from, q_lo, q_mid, q_hi — quantiles of scaled residuals per block of horizon steps
-and bin of the mean forecast (a bin runs from its `level_from` to the next one's)."""
+and bin of the mean forecast (a bin runs from its `level_from` to the next one's). A block is named by its
+first step // _BLOCK[freq] and runs to the next named block (merged blocks skip names)."""
 
 
 def _level_bins(point: np.ndarray) -> np.ndarray:
@@ -38,11 +43,31 @@ def _level_bins(point: np.ndarray) -> np.ndarray:
     return np.r_[-np.inf, inner]
 
 
+def _merged_blocks(blocks: np.ndarray) -> np.ndarray:
+    """Each row's block, blocks too small for MIN_BLOCK_BINS bins joined to the next (the last to the one before)."""
+    names, counts = np.unique(blocks, return_counts=True)
+    need = MIN_BLOCK_BINS * MIN_CELL
+    groups, current, held = [], [], 0
+    for name, count in zip(names, counts, strict=True):
+        current.append(name)
+        held += count
+        if held >= need:
+            groups.append(current)
+            current, held = [], 0
+    if current:  # a short tail joins the group before it, or stays alone if it is all there is
+        if groups:
+            groups[-1] += current
+        else:
+            groups.append(current)
+    first = {name: group[0] for group in groups for name in group}
+    return np.vectorize(first.get, otypes=[blocks.dtype])(blocks) if len(blocks) else blocks
+
+
 def fit_intervals(cv: pd.DataFrame, freq: str, interval: tuple[float, float]) -> IntervalCalibration:
     """Quantiles of (y - mean) / sqrt(mean + 1) per cell, from backtest rows (step, y, mean)."""
     point = np.clip(cv["mean"].to_numpy(dtype=float), 0, None)
     scaled = (cv["y"].to_numpy() - point) / _scale(point)
-    blocks = cv["step"].to_numpy() // _BLOCK[freq]
+    blocks = _merged_blocks(cv["step"].to_numpy() // _BLOCK[freq])
     rows = []
     for block in np.unique(blocks):
         in_block = blocks == block

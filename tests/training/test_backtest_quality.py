@@ -54,6 +54,22 @@ def test_intervals_widen_with_the_horizon() -> None:
     assert width.is_monotonic_increasing and width.iloc[-1] > 2 * width.iloc[0]
 
 
+def test_a_small_panel_pools_horizon_blocks_to_keep_bins_of_the_mean() -> None:
+    """Weekly rows of a small panel: 2-week blocks would hold one bin of the mean each, so large and small
+    series would share one scaled spread; merged, the largest counts get their own (wider) cell and cover."""
+    rng = np.random.default_rng(6)
+    rows = _poisson_rows(1_000, seed=6, steps=8)
+    rows["y"] = rng.negative_binomial(4, 4 / (4 + rows["mean"])).astype(float)  # spread grows faster than the mean
+    calibration = fit_intervals(rows, "W", (0.1, 0.9))
+    assert calibration["block"].nunique() == 1 and len(calibration) >= 4
+    held = _poisson_rows(4_000, seed=7, steps=8)
+    held["y"] = rng.negative_binomial(4, 4 / (4 + held["mean"])).astype(float)
+    large = apply_intervals(held, calibration, "W").query("mean > 20")
+    assert 0.72 <= ((large["y"] >= large["p10"]) & (large["y"] <= large["p90"])).mean() <= 0.88
+    # A panel with rows enough keeps a cell per 2-week block.
+    assert fit_intervals(_poisson_rows(20_000, seed=8, steps=8), "W", (0.1, 0.9))["block"].nunique() == 4
+
+
 def _monthly_series(n_series: int = 12, months: int = 72) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     ds = pd.date_range("2015-01-01", periods=months, freq="MS")
