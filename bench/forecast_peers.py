@@ -32,7 +32,7 @@ from bench.levels import (
     volume_bins,
     zero_share_bins,
 )
-from bench.peer_cases import CASES, Case, CaseUnavailable, load_case
+from bench.peer_cases import CASES, Case, available_cases, case_names
 from bench.peers import PEERS, FitStore, PeerResult, run_peer
 from bench.reconcile import INTERVAL_METHODS, METHODS, compare_intervals, reconcile_case
 from features.series import series_frame
@@ -427,16 +427,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := [p for p in peers if p not in PEERS]:
         parser.error(f"unknown peer(s) {', '.join(unknown)}")
     command = ".venv/bin/python -m bench.forecast_peers " + shlex.join(argv if argv is not None else sys.argv[1:])
-    names = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if unknown := [n for n in names if n not in CASES]:
-        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    try:
+        names = case_names(args.cases)
+    except ValueError as exc:
+        parser.error(str(exc))
     tables, totals = {}, {}
-    for name in names:
-        try:
-            case = load_case(name)
-        except CaseUnavailable as exc:
-            print(f"skipping {name}: {exc}", file=sys.stderr)
-            continue
+    for case in available_cases(names):
+        name = case.name
         note = ""
         if args.quick:
             case = _subset(case, QUICK_SERIES)

@@ -8,8 +8,9 @@ whose file is absent raises `CaseUnavailable` with a message saying which file i
 from __future__ import annotations
 
 import hashlib
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,8 +21,8 @@ from bench.data import SHARED_DATA
 from features.contract import DEFAULT_REGION, SERIES_KEY
 from features.series import series_frame, series_id
 
-__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "earlier", "load_case", "load_world", "shortened",
-           "world_case"]
+__all__ = ["CASES", "DATA", "Case", "CaseUnavailable", "World", "available_cases", "case_names", "earlier", "load_case",
+           "load_world", "shortened", "world_case"]
 
 DATA = SHARED_DATA
 NYC_FILE = "nyc_council_constituent_services_2015_2025.csv.gz"
@@ -249,6 +250,23 @@ def shortened(case: Case, share: float, periods: int, seed: int = 0) -> Case:
     return replace(case, name=f"{case.name}, {share:.0%} young", history=case.history[keep].reset_index(drop=True),
                    usage=usage, source=f"{case.source}; {share:.0%} of the series (seed {seed}) start {periods} "
                    "periods before the latest origin")
+
+
+def case_names(spec: str) -> list[str]:
+    """The case names of a comma-separated list; ValueError naming any unknown one."""
+    names = [c.strip() for c in spec.split(",") if c.strip()]
+    if unknown := [n for n in names if n not in CASES]:
+        raise ValueError(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    return names
+
+
+def available_cases(names: list[str]) -> Iterator[Case]:
+    """Each named case loaded in turn; one whose file is absent is skipped with a message on stderr."""
+    for name in names:
+        try:
+            yield load_case(name)
+        except CaseUnavailable as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
 
 
 def load_case(name: str) -> Case:

@@ -35,7 +35,7 @@ from bench.levels import (
     volume_bin_of,
     zero_share_bin_of,
 )
-from bench.peer_cases import CASES, Case, CaseUnavailable, earlier, load_case, shortened
+from bench.peer_cases import CASES, Case, available_cases, case_names, earlier, shortened
 from bench.peers import PEERS, FitStore, run_peer
 from training.config import DemandConfig
 
@@ -182,22 +182,18 @@ def main(argv: list[str] | None = None) -> int:
     peers = [p.strip() for p in args.peers.split(",") if p.strip() and p.strip() != "none"]
     if unknown := [p for p in peers if p not in PEERS]:
         parser.error(f"unknown peer(s) {', '.join(unknown)}")
-    names = [c.strip() for c in args.cases.split(",") if c.strip()]
-    if unknown := [n for n in names if n not in CASES]:
-        parser.error(f"unknown case(s) {', '.join(unknown)}; choose from {', '.join(CASES)}")
+    try:
+        names = case_names(args.cases)
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.origins < 1:
         parser.error("--origins must be at least 1")
     command = ".venv/bin/python -m bench rolling_origins " + shlex.join(argv if argv is not None else sys.argv[1:])
     tables = {}
-    for name in names:
-        try:
-            case = load_case(name)
-        except CaseUnavailable as exc:
-            print(f"skipping {name}: {exc}", file=sys.stderr)
-            continue
+    for case in available_cases(names):
         if args.short:
             case = shortened(case, args.short, args.short_periods)
-        print(f"{name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
+        print(f"{case.name}: {case.history['unique_id'].nunique()} series, h={case.h}", file=sys.stderr)
         base = DemandConfig(backtest_windows=args.backtest_windows)
         result = rolling_case(case, args.origins, args.threads, peers, args.predictions, base, args.peer_origins)
         tables[case.name] = table(case, result, command.strip())
