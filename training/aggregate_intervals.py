@@ -176,15 +176,15 @@ def sum_rows(table: pd.DataFrame, by: list[str], kappa_lo: float, kappa_hi: floa
 
 
 def fit_sum_kappa(table: pd.DataFrame, by: list[str], interval: tuple[float, float]) -> dict | None:
-    """{"kappa_lo", "kappa_hi", "rows"} of the sums of backtest rows (y, p10, p50, p90, mean) per `by`.
+    """{"kappa_lo", "kappa_hi", "shared", "rows"} of the sums of backtest rows (y, p10, p50, p90, mean) per `by`.
 
-    Split conformal with a kappa per side, for any grouping; None when no sum has two rows. (The sums over
-    weeks and months were measured with a kappa per side, docs/benchmarks.md; the choice of one kappa that
-    `fit_aggregate_dependence` makes is not measured there.)
+    Split conformal as in `fit_aggregate_dependence`, for any grouping (one kappa or one per side, chosen over
+    the backtest windows where `by` holds `cutoff`); None when no sum has two rows.
     """
     g = _sums(table, by)
     g = g[g["lo1"] ** 2 - g["lo2"] > 1e-9]
     if g.empty:
         return None
-    kappa_lo, kappa_hi = _kappas(g, interval, shared=False)
-    return {"kappa_lo": kappa_lo, "kappa_hi": kappa_hi, "rows": len(g)}
+    shared = "cutoff" in by and _shared_wins(g, interval)
+    kappa_lo, kappa_hi = _kappas(g, interval, shared)
+    return {"kappa_lo": kappa_lo, "kappa_hi": kappa_hi, "shared": shared, "rows": len(g)}

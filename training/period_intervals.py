@@ -4,10 +4,10 @@ The days of a period err together (a level the model misjudged stays misjudged a
 summed daily quantiles (errors moving as one: too wide) nor quadrature (independent errors: too narrow) holds.
 The band of a period sum combines the days' half-widths with a dependence factor kappa, exactly as
 `training.aggregate_intervals` combines series into totals (its `sum_rows` / `fit_sum_kappa`): kappa is fitted
-per period kind, side and level of totals by split conformal on the backtest's own period sums, the days of
-each held-out window grouped by calendar period as served forecasts are (partial periods at a window's edges
-included, as at the served horizon's edges). A total's daily rows are first formed with the level's own
-dependence, so the fitted kappa is that of the total's days.
+per period kind and level of totals (per side or one for both, as there) by split conformal on the backtest's
+own period sums, the days of each held-out window grouped by calendar period as served forecasts are (partial
+periods at a window's edges included, as at the served horizon's edges). A total's daily rows are first formed
+with the level's own dependence, so the fitted kappa is that of the total's days.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from training.aggregate_intervals import LevelDependence, fit_sum_kappa, kappa_f
 __all__ = ["PeriodDependence", "coarser_periods", "fit_period_dependence", "period_kappa"]
 
 PeriodDependence = list[dict]
-"""Rows {"period": "W"|"M"|"Q", "summed": [keys], "kappa_lo", "kappa_hi", "rows"} (JSON-ready)."""
+"""Rows {"period": "W"|"M"|"Q", "summed": [keys], "kappa_lo", "kappa_hi", "shared", "rows"} (JSON-ready)."""
 _COARSER = {"D": ("W", "M", "Q"), "W": (), "M": ("Q",)}
 
 
@@ -34,7 +34,7 @@ def coarser_periods(freq: str) -> tuple[str, ...]:
 
 def fit_period_dependence(cv: pd.DataFrame, freq: str, interval: tuple[float, float],
                           aggregate_dependence: LevelDependence | None = None) -> PeriodDependence:
-    """kappa per period kind, level of totals and side, from backtest rows (unique_id, cutoff, ds, y, p10..mean)."""
+    """kappas per period kind and level of totals, from backtest rows (unique_id, cutoff, ds, y, p10..mean)."""
     periods = coarser_periods(freq)
     if not periods or cv.empty:
         return []
