@@ -24,6 +24,8 @@ __all__ = ["Level", "backtest_coverage", "bin_summary", "binned_rows", "case_lev
            "node_case", "score_level", "sum_forecast", "volume_bin_of", "volume_bins", "zero_share_bin_of",
            "zero_share_bins"]
 
+_YEAR = {"D": 364, "W": 52, "M": 12}  # periods in a year
+
 
 @dataclass(frozen=True)
 class Level:
@@ -114,7 +116,7 @@ def volume_bin_of(case: Case, edges: tuple[float, ...] = (1, 5, 20)) -> pd.Serie
 
 def zero_share_bin_of(case: Case, edges: tuple[float, ...] = (0.2, 0.5)) -> pd.Series:
     """Each series' bin of its share of periods with 0 over its last year (intermittency; unique_id -> label)."""
-    recent = case.history.groupby("unique_id").tail({"D": 364, "W": 52, "M": 12}[case.freq])
+    recent = case.history.groupby("unique_id").tail(_YEAR[case.freq])
     zeros = (recent["y"] == 0).groupby(recent["unique_id"]).mean()
     labels = [f"zeros < {edges[0]:.0%}"] + [f"zeros {a:.0%}-{b:.0%}" for a, b in pairwise(edges)]
     labels += [f"zeros >= {edges[-1]:.0%}"]
@@ -123,8 +125,7 @@ def zero_share_bin_of(case: Case, edges: tuple[float, ...] = (0.2, 0.5)) -> pd.S
 
 def history_bin_of(case: Case) -> pd.Series:
     """Each series' bin of history length before the origin, in years (unique_id -> label)."""
-    year = {"D": 364, "W": 52, "M": 12}[case.freq]
-    length = case.history.groupby("unique_id")["ds"].size() / year
+    length = case.history.groupby("unique_id")["ds"].size() / _YEAR[case.freq]
     return pd.cut(length, [0, 0.25, 1, 2, np.inf], labels=["history < 3 months", "3-12 months", "1-2 years",
                                                              ">= 2 years"], right=False)
 
